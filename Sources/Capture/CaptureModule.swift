@@ -1,0 +1,2 @@
+/// The Capture module. See docs/ARCHITECTURE.md.
+public enum CaptureModule {}

@@ -1,0 +1,2 @@
+/// The Diff module. See docs/ARCHITECTURE.md.
+public enum DiffModule {}

@@ -1,0 +1,226 @@
+internal import CCompression
+internal import CHarnessSupport
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Where exchanges go: the log writer, or an in-memory collector in tests.
+public protocol ExchangeSink: AnyObject {
+    func append(_ exchange: Exchange) throws
+    func close() throws
+}
+
+/// How a `LogWriter` packs blocks.
+public struct LogWriterOptions: Sendable {
+    public var codec: LogFormat.Codec
+    /// Raw bytes gathered before a block is written.
+    public var blockSize: Int
+    /// A partial block is written once it is this old (microseconds), so followers see it.
+    public var flushIntervalMicros: Int64
+    /// Unique body bytes per segment before a new segment starts (bounds every reader's memory).
+    public var segmentBodyLimit: Int
+    /// zstd level.
+    public var level: Int32
+
+    public init(
+        codec: LogFormat.Codec = .zstd, blockSize: Int = 256 << 10, flushIntervalMicros: Int64 = 1_000_000,
+        segmentBodyLimit: Int = 32 << 20, level: Int32 = 1
+    ) {
+        self.codec = codec
+        self.blockSize = blockSize
+        self.flushIntervalMicros = flushIntervalMicros
+        self.segmentBodyLimit = segmentBodyLimit
+        self.level = level
+    }
+}
+
+/// Appends exchanges to a recording log (see `docs/FORMAT.md`).
+///
+/// Records gather in a block that is written (with a CRC32C, compressed when it pays) when it is
+/// full, when it is older than the flush interval, on `flush()` and on `close()`. A crash loses at
+/// most the block in progress. The file is created with mode 0600. Not thread-safe: confine a
+/// writer to one thread or actor.
+public final class LogWriter: ExchangeSink {
+    public let path: String
+    public let options: LogWriterOptions
+    private var fd: Int32
+    private var closed = false
+    private var encoder = ExchangeEncoder()
+    private var block = ByteWriter(capacity: 256 << 10)
+    private var blockRecords = 0
+    private var blockStartedAt: Int64 = 0
+    private var startSegment = true
+    private var scratch: [UInt8] = []
+    private let ownsFD: Bool
+    /// Exchanges handed to `append`.
+    public private(set) var appended = 0
+    /// Exchanges that have reached the file (written with `write(2)`).
+    public private(set) var flushed = 0
+    /// Bytes written to the file so far.
+    public private(set) var bytesWritten: UInt64 = 0
+
+    /// Creates (or truncates) `path` with mode 0600 and writes the header. `-` writes to stdout.
+    public init(path: String, header: LogHeader = LogHeader(), options: LogWriterOptions = LogWriterOptions()) throws {
+        self.path = path
+        self.options = options
+        if path == "-" {
+            fd = 1
+            ownsFD = false
+        } else {
+            fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+            guard fd >= 0 else {
+                throw HarnessError(.io, "cannot create the log: \(String(cString: strerror(errno)))", path: path)
+            }
+            ownsFD = true
+            fchmod(fd, 0o600)
+        }
+        var h = header
+        if h["tool"] == nil { h["tool"] = "harness" }
+        if h["created_us"] == nil { h["created_us"] = String(Clock.nowMicros()) }
+        var meta = ByteWriter()
+        meta.varint(UInt64(h.metadata.count))
+        for a in h.metadata {
+            meta.string(a.key)
+            meta.string(a.value)
+        }
+        var head = ByteWriter()
+        head.bytes.append(contentsOf: LogFormat.magic)
+        head.u16le(LogFormat.version)
+        head.u32le(UInt32(meta.bytes.count))
+        head.bytes.append(contentsOf: meta.bytes)
+        head.u32le(meta.bytes.withUnsafeBytes { harness_crc32c(0, $0.baseAddress, $0.count) })
+        try writeAll(head.bytes)
+    }
+
+    deinit {
+        if !closed && ownsFD { Glibc.close(fd) }
+    }
+
+    /// Adds one exchange. It reaches the file with its block.
+    public func append(_ exchange: Exchange) throws {
+        guard !closed else { throw HarnessError(.io, "append after close", path: path) }
+        if blockRecords == 0 { blockStartedAt = Clock.nowMicros() }
+        blockRecords += encoder.encode(exchange, into: &block)
+        appended += 1
+        if block.bytes.count >= options.blockSize || encoder.segmentBodyBytes >= options.segmentBodyLimit {
+            try writeBlock()
+            if encoder.segmentBodyBytes >= options.segmentBodyLimit {
+                encoder.resetSegment()
+                startSegment = true
+            }
+        } else if Clock.nowMicros() - blockStartedAt >= options.flushIntervalMicros {
+            try writeBlock()
+        }
+    }
+
+    /// Writes the block in progress when it is older than the flush interval (call on a timer).
+    public func flushIfDue() throws {
+        if blockRecords > 0 && Clock.nowMicros() - blockStartedAt >= options.flushIntervalMicros { try writeBlock() }
+    }
+
+    /// Writes the block in progress now.
+    public func flush() throws {
+        if blockRecords > 0 { try writeBlock() }
+    }
+
+    /// Flushes, syncs and closes the file.
+    public func close() throws {
+        guard !closed else { return }
+        try flush()
+        closed = true
+        if ownsFD {
+            fsync(fd)
+            Glibc.close(fd)
+        }
+    }
+
+    private func writeBlock() throws {
+        let raw = block.bytes
+        var codec = LogFormat.Codec.none
+        var stored = raw
+        if options.codec == .zstd && raw.count > 128 {
+            let bound = ZSTD_compressBound(raw.count)
+            if scratch.count < bound { scratch = [UInt8](repeating: 0, count: bound) }
+            let n = raw.withUnsafeBytes { src in
+                scratch.withUnsafeMutableBytes { dst in
+                    ZSTD_compress(dst.baseAddress, dst.count, src.baseAddress, src.count, options.level)
+                }
+            }
+            if ZSTD_isError(n) == 0 && n < raw.count - raw.count / 16 {
+                codec = .zstd
+                stored = Array(scratch[0..<n])
+            }
+        }
+        var head = ByteWriter(capacity: LogFormat.blockHeaderSize)
+        head.u32le(UInt32(stored.count))
+        head.u32le(UInt32(raw.count))
+        head.u32le(UInt32(blockRecords))
+        head.u8(codec.rawValue)
+        head.u8(startSegment ? LogFormat.flagSegmentStart : 0)
+        head.u16le(0)
+        var crc = head.bytes.withUnsafeBytes { harness_crc32c(0, $0.baseAddress, $0.count) }
+        crc = stored.withUnsafeBytes { harness_crc32c(crc, $0.baseAddress, $0.count) }
+        head.u32le(crc)
+        head.bytes.append(contentsOf: stored)
+        try writeAll(head.bytes)
+        startSegment = false
+        block.bytes.removeAll(keepingCapacity: true)
+        blockRecords = 0
+        flushed = appended
+    }
+
+    private func writeAll(_ bytes: [UInt8]) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw HarnessError(.io, "cannot write the log: \(String(cString: strerror(errno)))", path: path,
+                                   location: "byte offset \(bytesWritten)")
+            }
+            done += n
+            bytesWritten += UInt64(n)
+        }
+    }
+}
+
+/// Wall-clock time in microseconds since the Unix epoch.
+public enum Clock {
+    public static func nowMicros() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
+    }
+    /// Monotonic time in nanoseconds (for measuring intervals).
+    public static func monotonicNanos() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+}
+
+/// Collects exchanges in memory (tests, and stages that post-process before writing).
+public final class MemorySink: ExchangeSink, @unchecked Sendable {
+    // Guarded by `lock`.
+    private var storage: [Exchange] = []
+    private let lock = PosixLock()
+    public init() {}
+    public func append(_ exchange: Exchange) throws { lock.withLock { storage.append(exchange) } }
+    public func close() throws {}
+    public var exchanges: [Exchange] { lock.withLock { storage } }
+}
+
+/// A small pthread mutex wrapper for the few places that need one.
+public final class PosixLock: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    public init() { pthread_mutex_init(&mutex, nil) }
+    deinit { pthread_mutex_destroy(&mutex) }
+    public func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return try body()
+    }
+}

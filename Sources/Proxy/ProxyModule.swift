@@ -1,0 +1,2 @@
+/// The Proxy module. See docs/ARCHITECTURE.md.
+public enum ProxyModule {}

@@ -1,0 +1,2 @@
+/// The Replay module. See docs/ARCHITECTURE.md.
+public enum ReplayModule {}

@@ -1,0 +1,5 @@
+import Testing
+
+@Test func DiffTestsBuilds() {
+    #expect(Bool(true))
+}

@@ -1,0 +1,5 @@
+import Testing
+
+@Test func HarnessCoreTestsBuilds() {
+    #expect(Bool(true))
+}

@@ -1,0 +1,5 @@
+import Testing
+
+@Test func harnessTestsBuilds() {
+    #expect(Bool(true))
+}
