@@ -1,15 +1,11 @@
 import ArgumentParser
 import HarnessCore
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Writes a one-line message to stderr.
 func printError(_ message: String) {
     var line = "harness: " + message
     if !line.hasSuffix("\n") { line += "\n" }
-    fputs(line, stderr)
+    Console.error(line)
 }
 
 /// Runs `body`, turning any error into the CONTRACT's exit codes: a `HarnessError` (or any

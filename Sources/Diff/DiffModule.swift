@@ -1,2 +1,0 @@
-/// The Diff module. See docs/ARCHITECTURE.md.
-public enum DiffModule {}
