@@ -8,7 +8,7 @@ struct Harness: AsyncParsableCommand {
         abstract: "Record real HTTP traffic, replay it against a staging reverse proxy, diff the answers, gate the release.",
         subcommands: [
             CaptureCommand.self, RecordCommand.self, ReplayCommand.self, DiffCommand.self, GateCommand.self,
-            LogCommand.self, DemoCommand.self,
+            LogCommand.self, ShowCommand.self, ReportCommand.self, LearnCommand.self, DemoCommand.self,
         ]
     )
 }
