@@ -1,0 +1,208 @@
+public import Foundation
+import Testing
+
+/// A real nginx started from a temporary config on an ephemeral loopback port, stopped by `stop()`
+/// (or when released).
+///
+/// `root` is served as static files; `extraServerConfig` goes inside the `server { }` block (extra
+/// `location`s, `return`s), `extraHTTPConfig` inside `http { }` (upstreams). The temp directory holds
+/// the config, pid, logs and nginx's temp paths.
+public final class NginxServer: @unchecked Sendable {
+    public let port: UInt16
+    public let directory: TempDir
+    public let root: String
+    private let process: Process
+
+    /// Nil (after `TestEnvironment.tool` printed or recorded why) when nginx is not installed.
+    public init?(
+        root: String? = nil, extraServerConfig: String = "", extraHTTPConfig: String = "", workers: Int = 1,
+        port: UInt16? = nil
+    ) throws {
+        guard let nginx = TestEnvironment.tool("nginx") else { return nil }
+        directory = TempDir("nginx")
+        self.root = root ?? directory.file("html")
+        try FileManager.default.createDirectory(atPath: self.root, withIntermediateDirectories: true)
+        for d in ["logs", "tmp"] {
+            try FileManager.default.createDirectory(atPath: directory.file(d), withIntermediateDirectories: true)
+        }
+        chmod(directory.path, 0o755)
+        self.port = port ?? freeLoopbackPort()
+        let d = directory.path
+        let user = TestEnvironment.isRoot ? "user root;" : ""
+        let config = """
+            \(user)
+            worker_processes \(workers);
+            daemon off;
+            pid \(d)/nginx.pid;
+            error_log \(d)/logs/error.log warn;
+            events { worker_connections 4096; }
+            http {
+                access_log off;
+                client_body_temp_path \(d)/tmp/body;
+                proxy_temp_path \(d)/tmp/proxy;
+                fastcgi_temp_path \(d)/tmp/fastcgi;
+                uwsgi_temp_path \(d)/tmp/uwsgi;
+                scgi_temp_path \(d)/tmp/scgi;
+                client_max_body_size 0;
+                keepalive_requests 100000;
+                default_type application/octet-stream;
+                \(extraHTTPConfig)
+                server {
+                    listen 127.0.0.1:\(self.port);
+                    server_name localhost;
+                    root \(self.root);
+                    \(extraServerConfig)
+                }
+            }
+            """
+        try config.write(toFile: directory.file("nginx.conf"), atomically: true, encoding: .utf8)
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: nginx)
+        process.arguments = ["-p", d, "-c", directory.file("nginx.conf"), "-e", "\(d)/logs/error.log"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        guard waitForLoopbackPort(self.port, timeout: 10) else {
+            let log = (try? String(contentsOfFile: directory.file("logs/error.log"), encoding: .utf8)) ?? ""
+            stop()
+            throw TestServerError("nginx did not start on port \(self.port): \(log)")
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    public var origin: String { "http://127.0.0.1:\(port)" }
+
+    /// Writes a file under the static root (directories created).
+    public func writeFile(_ relative: String, _ data: Data) throws {
+        let path = root + "/" + relative
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try data.write(to: URL(fileURLWithPath: path))
+    }
+
+    public func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    deinit { stop() }
+}
+
+/// A real Apache httpd (Debian's `apache2`) started in the foreground from a temporary config on an
+/// ephemeral loopback port. `extraConfig` goes at the end of the main config (proxy directives,
+/// `<Location>`s); `modules` are extra module names to load (e.g. `proxy`, `proxy_http`, `ssl`).
+public final class ApacheServer: @unchecked Sendable {
+    public let port: UInt16
+    public let directory: TempDir
+    public let root: String
+    private let process: Process
+
+    public static let moduleDirectory = "/usr/lib/apache2/modules"
+    public static let baseModules = [
+        "mpm_event", "authz_core", "mime", "dir", "alias", "rewrite", "headers", "env", "setenvif",
+    ]
+
+    public init?(root: String? = nil, extraConfig: String = "", modules: [String] = [], port: UInt16? = nil) throws {
+        guard let apache = TestEnvironment.tool("apache2") ?? TestEnvironment.which("httpd") else { return nil }
+        directory = TempDir("apache")
+        self.root = root ?? directory.file("htdocs")
+        try FileManager.default.createDirectory(atPath: self.root, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: directory.file("logs"), withIntermediateDirectories: true)
+        chmod(directory.path, 0o755)
+        self.port = port ?? freeLoopbackPort()
+        let d = directory.path
+        var seen = Set<String>()
+        let load = (Self.baseModules + modules).filter { seen.insert($0).inserted }.map {
+            "LoadModule \($0)_module \(Self.moduleDirectory)/mod_\($0).so"
+        }.joined(separator: "\n")
+        let user = TestEnvironment.isRoot ? "User daemon\nGroup daemon" : ""
+        let config = """
+            ServerRoot \(d)
+            DefaultRuntimeDir \(d)
+            PidFile \(d)/httpd.pid
+            Mutex file:\(d) default
+            \(load)
+            \(user)
+            Listen 127.0.0.1:\(self.port)
+            ServerName localhost
+            ErrorLog \(d)/logs/error.log
+            LogLevel warn
+            TypesConfig /etc/mime.types
+            KeepAlive On
+            MaxKeepAliveRequests 0
+            DocumentRoot \(self.root)
+            <Directory \(self.root)>
+                Require all granted
+            </Directory>
+            \(extraConfig)
+            """
+        try config.write(toFile: directory.file("httpd.conf"), atomically: true, encoding: .utf8)
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: apache)
+        process.arguments = ["-f", directory.file("httpd.conf"), "-DFOREGROUND"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        guard waitForLoopbackPort(self.port, timeout: 10) else {
+            let log = (try? String(contentsOfFile: directory.file("logs/error.log"), encoding: .utf8)) ?? ""
+            stop()
+            throw TestServerError("apache2 did not start on port \(self.port): \(log)")
+        }
+    }
+
+    public var origin: String { "http://127.0.0.1:\(port)" }
+
+    public func writeFile(_ relative: String, _ data: Data) throws {
+        let path = root + "/" + relative
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try data.write(to: URL(fileURLWithPath: path))
+    }
+
+    public func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    deinit { stop() }
+}
+
+/// A test server that would not start, with its log.
+public struct TestServerError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Polls until something accepts TCP connections on 127.0.0.1:`port`.
+public func waitForLoopbackPort(_ port: UInt16, timeout: Double) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = port.bigEndian
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let ok = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+        close(fd)
+        if ok { return true }
+        usleep(20_000)
+    }
+    return false
+}
+
+/// Open file descriptors of this process (for leak checks).
+public func openFileDescriptorCount() -> Int {
+    (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
+}
