@@ -60,6 +60,7 @@ extension FrontHandler: UpstreamDelegate {
                 let failure = UpstreamPool.classify(error)
                 balancer.markFailed(member)
                 ex.backError = failure.word
+                if ex.backID == nil { ex.backID = self.shared.counters.exchangeID() }
                 ex.backConnection = ConnectionInfo(
                     id: 0, client: Endpoint(host: "0.0.0.0", port: 0),
                     server: Endpoint(host: origin.host, port: UInt16(clamping: origin.port)), tls: origin.tls)

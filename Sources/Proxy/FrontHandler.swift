@@ -98,7 +98,18 @@ final class FrontHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if error is HTTPParserError {
+        if closed { return }
+        if let parserError = error as? HTTPParserError {
+            if parserError == .invalidEOFState {
+                // The client went away in the middle of a request: nothing to answer.
+                if current == nil && !tap.prefix.isEmpty {
+                    let ex = malformedExchange()
+                    ex.flags.incomplete = true
+                    ex.error = "client closed"
+                    recordExchange(ex)
+                }
+                return
+            }
             if let ex = current, ex.requestEnded {
                 backlog.append(.parseError(error))
             } else {
