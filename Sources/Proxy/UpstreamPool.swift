@@ -206,6 +206,7 @@ final class UpstreamPool: @unchecked Sendable {
 
     static func classify(_ error: any Error) -> UpstreamFailure {
         if let e = error as? UpstreamFailure { return e }
+        if error is NIOSSLError || error is BoringSSLError { return .tls("\(error)") }
         if error is ChannelError, case .connectTimeout = error as? ChannelError {
             return .timeout("\(error)")
         }

@@ -9,6 +9,8 @@ import Testing
 /// the config, pid, logs and nginx's temp paths.
 public final class NginxServer: @unchecked Sendable {
     public let port: UInt16
+    /// Listening with `ssl` (give `ssl_certificate` lines in `extraServerConfig`).
+    public let tls: Bool
     public let directory: TempDir
     public let root: String
     private let process: Process
@@ -16,9 +18,10 @@ public final class NginxServer: @unchecked Sendable {
     /// Nil (after `TestEnvironment.tool` printed or recorded why) when nginx is not installed.
     public init?(
         root: String? = nil, extraServerConfig: String = "", extraHTTPConfig: String = "", workers: Int = 1,
-        port: UInt16? = nil
+        port: UInt16? = nil, listenOptions: String = ""
     ) throws {
         guard let nginx = TestEnvironment.tool("nginx") else { return nil }
+        tls = listenOptions.contains("ssl")
         directory = TempDir("nginx")
         self.root = root ?? directory.file("html")
         try FileManager.default.createDirectory(atPath: self.root, withIntermediateDirectories: true)
@@ -48,7 +51,7 @@ public final class NginxServer: @unchecked Sendable {
                 default_type application/octet-stream;
                 \(extraHTTPConfig)
                 server {
-                    listen 127.0.0.1:\(self.port);
+                    listen 127.0.0.1:\(self.port) \(listenOptions);
                     server_name localhost;
                     root \(self.root);
                     \(extraServerConfig)
@@ -69,8 +72,8 @@ public final class NginxServer: @unchecked Sendable {
         }
     }
 
-    /// `http://127.0.0.1:PORT`.
-    public var origin: String { "http://127.0.0.1:\(port)" }
+    /// `http://127.0.0.1:PORT` (`https://` when listening with `ssl`).
+    public var origin: String { "\(tls ? "https" : "http")://127.0.0.1:\(port)" }
 
     /// Writes a file under the static root (directories created).
     public func writeFile(_ relative: String, _ data: Data) throws {
@@ -86,20 +89,23 @@ public final class NginxServer: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(5)
         while process.isRunning && Date() < deadline { usleep(10_000) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
     }
 
     deinit { stop() }
 }
 
-/// A real Apache httpd (Debian's `apache2`) started in the foreground from a temporary config on an
-/// ephemeral loopback port. `extraConfig` goes at the end of the main config (proxy directives,
+/// A real Apache httpd (Debian's `apache2`) started from a temporary config on an ephemeral
+/// loopback port. `extraConfig` goes at the end of the main config (proxy directives,
 /// `<Location>`s); `modules` are extra module names to load (e.g. `proxy`, `proxy_http`, `ssl`).
+///
+/// Apache is started with `-k start` (it daemonizes; under Foundation's `Process` a foreground
+/// Apache's parent process exits early) and stopped through its pid file.
 public final class ApacheServer: @unchecked Sendable {
     public let port: UInt16
     public let directory: TempDir
     public let root: String
-    private let process: Process
+    private let executable: String
+    private var stopped = false
 
     public static let moduleDirectory = "/usr/lib/apache2/modules"
     public static let baseModules = [
@@ -108,6 +114,7 @@ public final class ApacheServer: @unchecked Sendable {
 
     public init?(root: String? = nil, extraConfig: String = "", modules: [String] = [], port: UInt16? = nil) throws {
         guard let apache = TestEnvironment.tool("apache2") ?? TestEnvironment.which("httpd") else { return nil }
+        executable = apache
         directory = TempDir("apache")
         self.root = root ?? directory.file("htdocs")
         try FileManager.default.createDirectory(atPath: self.root, withIntermediateDirectories: true)
@@ -141,12 +148,14 @@ public final class ApacheServer: @unchecked Sendable {
             \(extraConfig)
             """
         try config.write(toFile: directory.file("httpd.conf"), atomically: true, encoding: .utf8)
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: apache)
-        process.arguments = ["-f", directory.file("httpd.conf"), "-DFOREGROUND"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        // Not `Run.process`: the daemon would keep its output pipes open forever.
+        let launcher = Process()
+        launcher.executableURL = URL(fileURLWithPath: apache)
+        launcher.arguments = ["-f", directory.file("httpd.conf"), "-k", "start"]
+        launcher.standardInput = FileHandle.nullDevice
+        launcher.standardOutput = FileHandle.nullDevice
+        launcher.standardError = FileHandle.nullDevice
+        try launcher.run()
         guard waitForLoopbackPort(self.port, timeout: 10) else {
             let log = (try? String(contentsOfFile: directory.file("logs/error.log"), encoding: .utf8)) ?? ""
             stop()
@@ -163,13 +172,22 @@ public final class ApacheServer: @unchecked Sendable {
         try data.write(to: URL(fileURLWithPath: path))
     }
 
+    /// SIGTERM to the process group in the pid file, then SIGKILL after at most a second.
     public func stop() {
-        guard process.isRunning else { return }
-        process.terminate()
-        let deadline = Date().addingTimeInterval(5)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        guard !stopped else { return }
+        stopped = true
+        guard let text = try? String(contentsOfFile: directory.file("httpd.pid"), encoding: .utf8),
+            let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0
+        else { return }
+        // The daemon leads its own process group. SIGTERM may be blocked (the test process's
+        // dispatch threads block signals and children inherit the mask), so SIGKILL follows.
+        kill(-pid, SIGTERM)
+        let deadline = Date().addingTimeInterval(1)
+        while kill(pid, 0) == 0 && Date() < deadline { usleep(20_000) }
+        kill(-pid, SIGKILL)
+        kill(pid, SIGKILL)
+        // Children that left the group: every process started with this config file.
+        killProcesses(commandLineContaining: directory.file("httpd.conf"))
     }
 
     deinit { stop() }
@@ -200,6 +218,18 @@ public func waitForLoopbackPort(_ port: UInt16, timeout: Double) -> Bool {
         usleep(20_000)
     }
     return false
+}
+
+/// SIGKILL to every process whose command line contains `text` (a unique temp path).
+public func killProcesses(commandLineContaining text: String) {
+    guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return }
+    for e in entries {
+        guard let pid = pid_t(e), pid != getpid(),
+            let data = FileManager.default.contents(atPath: "/proc/\(e)/cmdline")
+        else { continue }
+        let cmd = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+        if cmd.contains(text) { kill(pid, SIGKILL) }
+    }
 }
 
 /// Open file descriptors of this process (for leak checks).
