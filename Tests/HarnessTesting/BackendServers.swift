@@ -176,18 +176,23 @@ public final class ApacheServer: @unchecked Sendable {
     public func stop() {
         guard !stopped else { return }
         stopped = true
-        guard let text = try? String(contentsOfFile: directory.file("httpd.pid"), encoding: .utf8),
-            let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0
-        else { return }
+        let text = (try? String(contentsOfFile: directory.file("httpd.pid"), encoding: .utf8)) ?? ""
+        let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
         // The daemon leads its own process group. SIGTERM may be blocked (the test process's
         // dispatch threads block signals and children inherit the mask), so SIGKILL follows.
-        kill(-pid, SIGTERM)
+        if pid > 0 { kill(-pid, SIGTERM) }
         let deadline = Date().addingTimeInterval(1)
-        while kill(pid, 0) == 0 && Date() < deadline { usleep(20_000) }
-        kill(-pid, SIGKILL)
-        kill(pid, SIGKILL)
-        // Children that left the group: every process started with this config file.
-        killProcesses(commandLineContaining: directory.file("httpd.conf"))
+        while pid > 0 && kill(pid, 0) == 0 && Date() < deadline { usleep(20_000) }
+        if pid > 0 {
+            kill(-pid, SIGKILL)
+            kill(pid, SIGKILL)
+        }
+        // Children that left the group (or were forked meanwhile): every process started with
+        // this config file, until none is left.
+        for _ in 0..<20 {
+            if killProcesses(commandLineContaining: directory.file("httpd.conf")) == 0 { break }
+            usleep(50_000)
+        }
     }
 
     deinit { stop() }
@@ -221,15 +226,18 @@ public func waitForLoopbackPort(_ port: UInt16, timeout: Double) -> Bool {
 }
 
 /// SIGKILL to every process whose command line contains `text` (a unique temp path).
-public func killProcesses(commandLineContaining text: String) {
-    guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return }
+@discardableResult
+public func killProcesses(commandLineContaining text: String) -> Int {
+    guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return 0 }
+    var killed = 0
     for e in entries {
         guard let pid = pid_t(e), pid != getpid(),
             let data = FileManager.default.contents(atPath: "/proc/\(e)/cmdline")
         else { continue }
         let cmd = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
-        if cmd.contains(text) { kill(pid, SIGKILL) }
+        if cmd.contains(text) && kill(pid, SIGKILL) == 0 { killed += 1 }
     }
+    return killed
 }
 
 /// Open file descriptors of this process (for leak checks).
