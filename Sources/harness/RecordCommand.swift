@@ -165,10 +165,11 @@ struct RecordCommand: AsyncParsableCommand {
             header["source"] = "record"
             header["upstream"] = configuration.routes.map { "\($0.prefix)=\($0.upstreams.map(\.url).joined(separator: ","))" }
                 .joined(separator: ";")
-            if !redactHeaders.isEmpty { header["redacted"] = redactHeaders.joined(separator: ",") }
+            let redactor = RecordRedaction.redactor(redactHeaders)
+            if let redactor { header["redacted"] = redactor.headerDescription }
             let writer = try LogWriter(path: output, header: header)
             let proxy = RecordingProxy(
-                configuration: configuration, recorder: writer, transform: try RecordRedaction.transform(redactHeaders))
+                configuration: configuration, recorder: writer, transform: RecordRedaction.transform(redactor))
             let port = try await proxy.start()
             let scheme = configuration.tlsCertificatePath == nil ? "http" : "https"
             let host = configuration.listenHost.contains(":") ? "[\(configuration.listenHost)]" : configuration.listenHost
@@ -245,10 +246,15 @@ final class SignalWaiter: @unchecked Sendable {
     }
 }
 
-/// `--redact-header` for `record`: the writer thread redacts each exchange before it is appended.
+/// `--redact-header` for `record`: the writer thread redacts each exchange (keyed hash, a fresh
+/// key per recording) before it is appended, so no secret reaches the disk.
 enum RecordRedaction {
-    static func transform(_ names: [String]) throws -> (@Sendable (inout Exchange) -> Void)? {
-        guard !names.isEmpty else { return nil }
-        throw HarnessError(.usage, "--redact-header needs the Redactor, which this build does not have yet")
+    static func redactor(_ names: [String]) -> Redactor? {
+        names.isEmpty ? nil : Redactor(headerNames: names)
+    }
+
+    static func transform(_ redactor: Redactor?) -> (@Sendable (inout Exchange) -> Void)? {
+        guard let redactor else { return nil }
+        return { redactor.redact(&$0) }
     }
 }
