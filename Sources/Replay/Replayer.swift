@@ -73,6 +73,11 @@ public final class Replayer: @unchecked Sendable {
         if let group { group.shutdownGracefully { _ in } }
     }
 
+    /// Releases the listeners without replaying (after `start()` when the caller gives up).
+    public func cancel() async {
+        await shutdown()
+    }
+
     /// Plans the replay and binds the simulated backends; returns where they listen.
     @discardableResult
     public func start() async throws -> [StartedBackend] {
@@ -137,12 +142,38 @@ public final class Replayer: @unchecked Sendable {
 
     /// Replays, diffs and gates. Throws `HarnessError` for bad input or an unreachable target.
     public func run() async throws -> ReplaySummary {
-        try await start()
+        do {
+            try await start()
+        } catch {
+            await shutdown()
+            throw error
+        }
         guard let plan, let selection, let target, let group else {
             throw HarnessError(.usage, "the replay could not be prepared")
         }
+        do {
+            let summary = try await replay(plan: plan, selection: selection, target: target, group: group)
+            await shutdown()
+            return summary
+        } catch {
+            await shutdown()
+            throw error
+        }
+    }
+
+    /// Stops the listeners and the event loops (idempotent).
+    private func shutdown() async {
+        for l in listeners { await l.backend.stop() }
+        if let group {
+            self.group = nil
+            try? await group.shutdownGracefully()
+        }
+    }
+
+    private func replay(
+        plan: RecordingPlan, selection: ReplaySelection, target: ReplayTarget, group: MultiThreadedEventLoopGroup
+    ) async throws -> ReplaySummary {
         let config = configuration
-        defer { Task { [listeners] in for l in listeners { await l.backend.stop() } } }
         try await target.checkReachable(group: group, timeout: config.connectTimeout)
 
         let mappings = originMappings(target: target)
