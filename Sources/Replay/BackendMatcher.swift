@@ -79,7 +79,6 @@ public final class BackendMatcher: @unchecked Sendable {
     private var byRoute: [RouteKey: [UInt64]] = [:]
     private var byFront: [UInt64: [UInt64]] = [:]
     private var fifo = CircularBuffer<UInt64>()
-    private var lastServed: [RouteKey: UInt64] = [:]
     private var inFlight: [UInt64: UInt64] = [:]
     private var bytes = 0
     private let maxEntries: Int
@@ -149,7 +148,7 @@ public final class BackendMatcher: @unchecked Sendable {
                 for id in candidates {
                     guard let e = entries[id], !e.consumed, let f = e.frontID, let replayed = inFlight[f] else { continue }
                     if sameBody && !e.digest.matches(digest) { continue }
-                    return serveLocked(id, route: route, link: Link(frontID: replayed, confidence: inFlight.count == 1 ? .exact : .high))
+                    return serveLocked(id, link: Link(frontID: replayed, confidence: inFlight.count == 1 ? .exact : .high))
                 }
             }
             // 2. Any unserved recorded request with the same body, unlinked ones first.
@@ -162,18 +161,18 @@ public final class BackendMatcher: @unchecked Sendable {
                 }
                 if fallback == nil { fallback = id }
             }
-            if let id = fallback { return serveLocked(id, route: route, link: soleFrontLink()) }
+            if let id = fallback { return serveLocked(id, link: soleFrontLink()) }
             // 3. Served before: repeat the last answer.
-            if let id = lastServed[route], let e = entries[id], e.digest.matches(digest) {
+            for id in candidates.reversed() {
+                guard let e = entries[id], e.consumed, e.digest.matches(digest) else { continue }
                 return .matched(recorded: e.exchange, link: linkFor(e) ?? soleFrontLink(), reused: true)
             }
             return unmatchedLocked(route: route, digest: digest, target: target)
         }
     }
 
-    private func serveLocked(_ id: UInt64, route: RouteKey, link: Link?) -> BackendMatch {
+    private func serveLocked(_ id: UInt64, link: Link?) -> BackendMatch {
         entries[id]!.consumed = true
-        lastServed[route] = id
         return .matched(recorded: entries[id]!.exchange, link: link, reused: false)
     }
 
@@ -219,7 +218,6 @@ public final class BackendMatcher: @unchecked Sendable {
             list.removeAll { $0 == id }
             byRoute[e.route] = list.isEmpty ? nil : list
         }
-        if lastServed[e.route] == id { lastServed[e.route] = nil }
         if let f = e.frontID, var list = byFront[f] {
             list.removeAll { $0 == id }
             byFront[f] = list.isEmpty ? nil : list
