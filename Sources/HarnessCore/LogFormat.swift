@@ -1,3 +1,5 @@
+internal import CHarnessSupport
+
 /// Constants of the recording log format. `docs/FORMAT.md` is the specification.
 public enum LogFormat {
     /// The 8 bytes every log starts with: `\x89HRL\r\n\x1a\n` (PNG-style: catches text-mode damage).
@@ -65,5 +67,26 @@ public struct LogHeader: Sendable, Equatable {
             metadata.removeAll { $0.key == key }
             if let newValue { metadata.append(Annotation(key, newValue)) }
         }
+    }
+}
+
+extension LogFormat.Codec {
+    /// `zstd` or `none`.
+    public static func named(_ name: String) -> LogFormat.Codec? {
+        switch name.lowercased() {
+        case "zstd": .zstd
+        case "none", "off": LogFormat.Codec.none
+        default: nil
+        }
+    }
+}
+
+extension LogFormat {
+    /// The static header-name table (indices 0..<104), as docs/FORMAT.md lists it.
+    public static var staticHeaderNames: [String] { staticNames }
+
+    /// CRC32C (Castagnoli) of `bytes`, continuing from `crc` (0 to start).
+    public static func crc32c(_ bytes: [UInt8], continuing crc: UInt32 = 0) -> UInt32 {
+        bytes.withUnsafeBytes { harness_crc32c(crc, $0.baseAddress, $0.count) }
     }
 }
