@@ -22,21 +22,36 @@ struct HeaderComparer {
     /// The replay's global time offset (`started_us - recording_started_us`), if known.
     var globalOffsetMicros: Int64?
 
-    /// Headers grouped by lowercased name, in order, without hop-by-hop/ignored/skipped ones.
-    func grouped(_ headers: Headers, skip: Set<String>) -> [String: (display: String, values: [String])] {
-        var out: [String: (display: String, values: [String])] = [:]
+    /// One header name's values, in wire order.
+    struct Run {
+        var name: String
+        var display: String
+        var values: [String]
+    }
+
+    /// Headers grouped by lowercased name (sorted by name), without hop-by-hop/ignored/skipped ones.
+    func grouped(_ headers: Headers, skip: Set<String>) -> [Run] {
         var connectionListed: Set<String> = []
-        for f in headers where f.name.caseInsensitiveEquals("connection") {
-            for token in f.value.split(separator: ",") { connectionListed.insert(String(token).trimmingWhitespace().lowercased()) }
-        }
-        for f in headers {
+        var fields: [(name: String, index: Int)] = []
+        fields.reserveCapacity(headers.count)
+        for (i, f) in headers.enumerated() {
             let n = f.name.lowercased()
-            if NoiseDefaults.hopByHop.contains(n) || rules.ignored.contains(n) || skip.contains(n) || connectionListed.contains(n) {
-                continue
+            if n == "connection" {
+                for token in f.value.split(separator: ",") { connectionListed.insert(String(token).trimmingWhitespace().lowercased()) }
             }
-            if out[n] == nil { out[n] = (f.name, [f.value]) } else { out[n]!.values.append(f.value) }
+            if NoiseDefaults.hopByHop.contains(n) || rules.ignored.contains(n) || skip.contains(n) { continue }
+            fields.append((n, i))
         }
-        return out
+        fields.sort { $0.name != $1.name ? $0.name < $1.name : $0.index < $1.index }
+        var runs: [Run] = []
+        for (n, i) in fields where !connectionListed.contains(n) {
+            if runs.last?.name == n {
+                runs[runs.count - 1].values.append(headers[i].value)
+            } else {
+                runs.append(Run(name: n, display: headers[i].name, values: [headers[i].value]))
+            }
+        }
+        return runs
     }
 
     /// Appends the differences between `a` (original) and `b` (replayed) to `diffs`.
@@ -46,25 +61,28 @@ struct HeaderComparer {
     ) {
         let ga = grouped(a, skip: skip)
         let gb = grouped(b, skip: skip)
-        if ga.isEmpty && gb.isEmpty { return }
-        for name in Set(ga.keys).union(gb.keys).sorted() {
-            let va = ga[name], vb = gb[name]
-            let display = canonicalName(va?.display ?? vb?.display ?? name)
-            guard let va else {
-                diffs.append(Difference(category, "\(prefix) \(display) added", replayed: vb!.values.joined(separator: ", ")))
+        var i = 0, j = 0
+        while i < ga.count || j < gb.count {
+            if j >= gb.count || (i < ga.count && ga[i].name < gb[j].name) {
+                diffs.append(Difference(category, "\(prefix) \(canonicalName(ga[i].display)) removed", original: ga[i].values.joined(separator: ", ")))
+                i += 1
                 continue
             }
-            guard let vb else {
-                diffs.append(Difference(category, "\(prefix) \(display) removed", original: va.values.joined(separator: ", ")))
+            if i >= ga.count || gb[j].name < ga[i].name {
+                diffs.append(Difference(category, "\(prefix) \(canonicalName(gb[j].display)) added", replayed: gb[j].values.joined(separator: ", ")))
+                j += 1
                 continue
             }
-            if name == "set-cookie" {
+            let va = ga[i], vb = gb[j]
+            i += 1
+            j += 1
+            if va.name == "set-cookie" {
                 compareCookies(va.values, vb.values, category: category, into: &diffs)
                 continue
             }
-            if !equalValues(name, va.values, vb.values) {
+            if !equalValues(va.name, va.values, vb.values) {
                 diffs.append(Difference(
-                    category, "\(prefix) \(display) changed", original: va.values.joined(separator: ", "),
+                    category, "\(prefix) \(canonicalName(va.display)) changed", original: va.values.joined(separator: ", "),
                     replayed: vb.values.joined(separator: ", ")))
             }
         }

@@ -45,8 +45,11 @@ struct PairComparator {
     /// The origin table plus the Host each front request was sent with (as `{front}`).
     private func originsFor(_ oe: Exchange, _ re: Exchange) -> OriginTable {
         var t = origins
-        if let h = oe.request.headers.first("host") { t.addFront((oe.connection.tls ? "https://" : "http://") + h) }
-        if let h = re.request.headers.first("host") { t.addFront((re.connection.tls ? "https://" : "http://") + h) }
+        for e in [oe, re] {
+            guard let h = e.request.headers.first("host") else { continue }
+            let tls = e.connection.tls
+            if t.normalizeAuthority(h, tls: tls) != OriginTable.front { t.addFront((tls ? "https://" : "http://") + h) }
+        }
         return t
     }
 
