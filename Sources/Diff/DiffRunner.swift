@@ -11,6 +11,8 @@ import HarnessCore
 final class DiffRunner {
     private let left: LogReader
     private let right: LogReader
+    private var leftSource: RecordSource?
+    private var rightSource: RecordSource?
     private let options: DiffOptions
     private let leftIsResult: Bool
     private var comparator: PairComparator
@@ -54,6 +56,12 @@ final class DiffRunner {
     }
 
     func run() throws -> DiffReport {
+        let isResult = leftIsResult
+        leftSource = RecordSource(reader: left) { e in
+            if e.leg == .back { return isResult ? e.replayOf : e.id }
+            return isResult ? e.replayOf : e.id
+        }
+        rightSource = RecordSource(reader: right) { $0.replayOf }
         while !rightEOF {
             try readRight()
             try resolve()
@@ -61,6 +69,8 @@ final class DiffRunner {
         }
         try resolve()
         try finalize()
+        leftSource?.cancel()
+        rightSource?.cancel()
         for (_, backs) in rightBacks { for b in backs { standalone(b) } }
         rightBacks.removeAll()
         if let d = right.damage {
@@ -77,7 +87,8 @@ final class DiffRunner {
 
     private func readLeft() throws {
         guard !leftEOF else { return }
-        guard let e = try left.next() else { leftEOF = true; return }
+        guard let p = try leftSource?.next() else { leftEOF = true; return }
+        let e = p.exchange
         lseq += 1
         if e.leg == .back {
             guard let frontID = e.link?.frontID else { return }
@@ -85,11 +96,11 @@ final class DiffRunner {
                 lastBackend = e.connection.server
                 comparator.origins.addBackendIfUnknown((e.connection.tls ? "https://" : "http://") + e.connection.server.description)
             }
-            leftBacks[frontID, default: []].append(Prepared(e, key: leftIsResult ? e.replayOf : e.id))
+            leftBacks[frontID, default: []].append(p)
             leftBackOrder.push((frontID, lseq))
         } else {
-            guard let key = leftIsResult ? e.replayOf : e.id else { return }
-            leftFronts[key] = (Prepared(e, key: key), lseq)
+            guard let key = p.key else { return }
+            leftFronts[key] = (p, lseq)
             leftFrontOrder.push((key, lseq))
         }
         evictLeft()
@@ -112,11 +123,12 @@ final class DiffRunner {
     }
 
     private func readRight() throws {
-        guard let e = try right.next() else { rightEOF = true; return }
+        guard let p = try rightSource?.next() else { rightEOF = true; return }
+        let e = p.exchange
         rseq += 1
         if e.leg == .back {
-            guard let frontID = e.link?.frontID else { standalone(Prepared(e, key: e.replayOf)); return }
-            rightBacks[frontID, default: []].append(Prepared(e, key: e.replayOf))
+            guard let frontID = e.link?.frontID else { standalone(p); return }
+            rightBacks[frontID, default: []].append(p)
             rightBackOrder.push((frontID, rseq))
             let horizon = rseq - options.window
             while let h = rightBackOrder.first, h.seq < horizon {
@@ -124,9 +136,9 @@ final class DiffRunner {
                 if let orphans = rightBacks.removeValue(forKey: h.frontID) { orphans.forEach(standalone) }
             }
         } else {
-            guard let key = e.replayOf else { return }
+            guard e.replayOf != nil else { return }
             aggregator.report.exchanges += 1
-            pending.push((Prepared(e, key: key), rseq))
+            pending.push((p, rseq))
         }
     }
 
@@ -171,7 +183,7 @@ final class DiffRunner {
             aggregator.report.skipped += 1
             return
         }
-        let route = RouteTemplate.of(method: oe.request.method, path: oe.request.path)
+        let route = RouteTemplate.of(method: oe.request.method, path: l.path)
         aggregator.add(original: o, replayed: rep, route: route, diffs: comparator.compare(o, rep))
     }
 

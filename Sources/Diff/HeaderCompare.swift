@@ -59,6 +59,7 @@ struct HeaderComparer {
         _ a: Headers, _ b: Headers, category: DiffCategory, prefix: String, skip: Set<String>,
         into diffs: inout [Difference]
     ) {
+        if inOrderEqual(a, b, skip: skip) || quickEqual(a, b, skip: skip) { return }
         let ga = grouped(a, skip: skip)
         let gb = grouped(b, skip: skip)
         var i = 0, j = 0
@@ -103,6 +104,11 @@ struct HeaderComparer {
         return tokens(na) == tokens(nb)
     }
 
+    static let specialNames: Set<String> = [
+        "x-forwarded-for", "forwarded-for", "x-forwarded-host", "x-forwarded-server", "x-forwarded-proto",
+        "x-forwarded-scheme", "x-forwarded-port", "origin", "referer",
+    ]
+
     static let unsplittable: Set<String> = ["expires", "last-modified", "date", "if-modified-since", "if-unmodified-since", "retry-after", "set-cookie", "www-authenticate"]
 
     private func tokens(_ values: [String]) -> [String] {
@@ -112,14 +118,17 @@ struct HeaderComparer {
     /// One value as compared: rules' regexes, redaction opaque, origin-mapped where it names one.
     func normalize(_ name: String, _ value: String, side: SideContext) -> String {
         if value.hasPrefix(NoiseDefaults.redactedPrefix) { return value }
-        let v = rules.normalizeHeader(name, value).trimmingWhitespace()
+        let v = (rules.headerNormalizers.isEmpty ? value : rules.normalizeHeader(name, value)).trimmingWhitespace()
+        guard name.utf8.count >= 6, Self.specialNames.contains(name) || rules.productOnly.contains(name) else { return v }
         switch name {
         case "x-forwarded-for", "forwarded-for":
+            if v == side.clientHost { return "{client}" }
             return v.split(separator: ",").map {
                 let hop = String($0).trimmingWhitespace()
                 return hop == side.clientHost ? "{client}" : hop
             }.joined(separator: ", ")
         case "x-forwarded-host", "x-forwarded-server":
+            if !v.utf8.contains(UInt8(ascii: ",")) { return origins.normalizeAuthority(v, tls: side.frontScheme == "https") }
             return v.split(separator: ",").map { origins.normalizeAuthority(String($0), tls: side.frontScheme == "https") }
                 .joined(separator: ", ")
         case "x-forwarded-proto", "x-forwarded-scheme":

@@ -41,8 +41,9 @@ struct OriginTable {
 
     private mutating func add(_ origin: String, _ token: String) {
         if tokens[origin] == nil { tokens[origin] = token }
-        if let auth = origin.range(of: "://").map({ String(origin[$0.upperBound...]) }), authorities[auth] == nil {
-            authorities[auth] = token
+        if let slash = origin.utf8.firstIndex(of: UInt8(ascii: "/")) {
+            let auth = String(origin[origin.utf8.index(slash, offsetBy: 2)...])
+            if authorities[auth] == nil { authorities[auth] = token }
         }
     }
 
@@ -53,10 +54,26 @@ struct OriginTable {
 
     /// `http://Host:80/x?y` -> (`http://host:80`, `/x?y`); nil when not absolute.
     static func split(_ url: Substring) -> (origin: String, rest: Substring)? {
-        guard let sep = url.range(of: "://") else { return nil }
-        let scheme = url[..<sep.lowerBound].lowercased()
+        // Find "://" without Foundation (hot path).
+        let u = url.utf8
+        var i = u.startIndex
+        var sepStart: Substring.UTF8View.Index?
+        var n = 0
+        while i != u.endIndex && n < 8 {
+            if u[i] == UInt8(ascii: ":") {
+                let a = u.index(after: i)
+                if a != u.endIndex, u[a] == UInt8(ascii: "/"), u.index(after: a) != u.endIndex, u[u.index(after: a)] == UInt8(ascii: "/") {
+                    sepStart = i
+                }
+                break
+            }
+            i = u.index(after: i)
+            n += 1
+        }
+        guard let sep = sepStart else { return nil }
+        let scheme = url[..<sep].lowercased()
         guard scheme == "http" || scheme == "https" || scheme == "ws" || scheme == "wss" else { return nil }
-        let afterScheme = url[sep.upperBound...]
+        let afterScheme = url[url.utf8.index(sep, offsetBy: 3)...]
         let end = afterScheme.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? afterScheme.endIndex
         var authority = afterScheme[..<end].lowercased()
         if let at = authority.lastIndex(of: "@") { authority = String(authority[authority.index(after: at)...]) }
@@ -64,18 +81,17 @@ struct OriginTable {
     }
 
     static func canonicalOrigin(of url: String) -> String? {
-        var u = Substring(url.trimmingWhitespace())
-        if !u.contains("://") { u = "http://" + u }
-        return split(u)?.origin
+        let u = Substring(url.trimmingWhitespace())
+        return split(u)?.origin ?? split("http://" + u)?.origin
     }
 
     static func withPort(_ authority: String, scheme: String) -> String {
-        let hasPort: Bool
-        if authority.hasPrefix("[") { hasPort = authority.contains("]:") } else { hasPort = authority.contains(":") }
-        if hasPort {
-            if scheme == "http" || scheme == "ws", authority.hasSuffix(":80") { return authority }
-            return authority
+        var hasPort = false
+        var inBracket = false
+        for b in authority.utf8 {
+            if b == UInt8(ascii: "[") { inBracket = true } else if b == UInt8(ascii: "]") { inBracket = false } else if b == UInt8(ascii: ":") && !inBracket { hasPort = true }
         }
+        if hasPort { return authority }
         return authority + ((scheme == "https" || scheme == "wss") ? ":443" : ":80")
     }
 
@@ -120,6 +136,8 @@ struct OriginTable {
 
 extension String {
     func trimmingWhitespace() -> String {
+        guard let f = utf8.first, let l = utf8.last else { return self }
+        if f != 32 && f != 9 && l != 32 && l != 9 { return self }
         var s = Substring(self)
         while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
         while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }

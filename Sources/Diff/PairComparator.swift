@@ -13,7 +13,7 @@ struct PairComparator {
     func compare(_ o: ExchangeUnit, _ r: ExchangeUnit) -> [Difference] {
         var diffs: [Difference] = []
         let oe = o.front.exchange, re = r.front.exchange
-        let resolved = rules.resolve(method: oe.request.method, path: oe.request.path)
+        let resolved = rules.resolve(method: oe.request.method, path: o.front.path)
         let headers = HeaderComparer(
             rules: resolved, origins: originsFor(oe, re), original: Self.context(oe), replayed: Self.context(re),
             globalOffsetMicros: globalOffsetMicros)
@@ -34,7 +34,7 @@ struct PairComparator {
         compareLocations(or.headers, rr.headers, headers: headers, into: &diffs)
         if or.status == rr.status {
             headers.compare(or.headers, rr.headers, category: .header, prefix: "header", skip: NoiseDefaults.locationHeaders, into: &diffs)
-            if let ob = o.front.responseBody, let rb = r.front.responseBody {
+            if !o.front.sameRawBody(as: r.front, response: true), let ob = o.front.responseBody, let rb = r.front.responseBody {
                 compareBodies(ob, rb, rules: resolved, category: .body, prefix: "body", into: &diffs)
             }
         }
@@ -150,11 +150,11 @@ struct PairComparator {
         if a.method != b.method {
             diffs.append(Difference(.backendRequest, "backend method changed \(a.method) -> \(b.method)", original: a.method, replayed: b.method))
         }
-        if a.path != b.path {
+        if ob.path != rb.path {
             diffs.append(Difference(
                 .backendRequest,
-                "backend path changed \(RouteTemplate.collapsePath(a.path)) -> \(RouteTemplate.collapsePath(b.path))",
-                original: String(a.path), replayed: String(b.path)))
+                "backend path changed \(RouteTemplate.collapsePath(ob.path)) -> \(RouteTemplate.collapsePath(rb.path))",
+                original: String(ob.path), replayed: String(rb.path)))
         }
         if a.query != b.query {
             diffs.append(Difference(.backendRequest, "backend query changed", original: a.query.map(String.init), replayed: b.query.map(String.init)))
@@ -169,8 +169,10 @@ struct PairComparator {
             }
         }
         var backHeaders = headers
-        backHeaders.rules = rules.resolve(method: a.method, path: ob.exchange.request.path)
+        backHeaders.rules = rules.resolve(method: a.method, path: ob.path)
         backHeaders.compare(a.headers, b.headers, category: .backendRequest, prefix: "backend header", skip: ["host"], into: &diffs)
-        compareBodies(ob.requestBody, rb.requestBody, rules: backHeaders.rules, category: .backendRequest, prefix: "backend body", into: &diffs)
+        if !ob.sameRawBody(as: rb, response: false) {
+            compareBodies(ob.requestBody, rb.requestBody, rules: backHeaders.rules, category: .backendRequest, prefix: "backend body", into: &diffs)
+        }
     }
 }
