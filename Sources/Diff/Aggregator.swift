@@ -7,6 +7,8 @@ import HarnessCore
 /// groups fold into route `(other)`), never by the number of exchanges.
 struct Aggregator {
     static let maxGroups = 5_000
+    /// Groups that keep a worked example (bounds the report's size).
+    static let maxExamples = 500
     var examplesPerGroup = 5
     var failOn: Set<String>
     var report = DiffReport()
@@ -59,7 +61,7 @@ struct Aggregator {
             guard seen.insert(key).inserted else { continue }
             if groups[key] == nil {
                 var g = DiffGroup(category: d.category.rawValue, route: key.route, signature: d.signature, count: 0, examples: [])
-                if let (o, r) = units() {
+                if groups.count < Self.maxExamples, let (o, r) = units() {
                     g.example = DiffExample(
                         originalID: originalID, replayedID: replayedID, differences: diffs,
                         original: ExchangeText.render(o), replayed: ExchangeText.render(r))

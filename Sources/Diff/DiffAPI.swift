@@ -292,7 +292,7 @@ public enum Gate {
     public static func evaluate(_ report: DiffReport, options: GateOptions) -> GateVerdict {
         var reasons: [String] = []
         let differing = report.differing(in: options.failOn)
-        let rate = report.compared == 0 ? 0 : Double(differing) * 100 / Double(report.compared)
+        let rate = report.compared == 0 ? (differing > 0 ? 100 : 0) : Double(differing) * 100 / Double(report.compared)
         if differing > 0 && rate > options.maxDiffRate {
             let cats = options.failOn.sorted().joined(separator: ",")
             reasons.append(

@@ -9,6 +9,9 @@ struct PairComparator {
     var origins: OriginTable
     let rules: NoiseRules
     var globalOffsetMicros: Int64?
+    /// Host values already known to normalise to `{front}` (skips the origin table per pair).
+    private let frontCache = HostSet()
+    private var knownFront: HostSet { frontCache }
 
     func compare(_ o: ExchangeUnit, _ r: ExchangeUnit) -> [Difference] {
         var diffs: [Difference] = []
@@ -48,7 +51,12 @@ struct PairComparator {
         for e in [oe, re] {
             guard let h = e.request.headers.first("host") else { continue }
             let tls = e.connection.tls
-            if t.normalizeAuthority(h, tls: tls) != OriginTable.front { t.addFront((tls ? "https://" : "http://") + h) }
+            if knownFront.contains(h) { continue }
+            if t.normalizeAuthority(h, tls: tls) != OriginTable.front {
+                t.addFront((tls ? "https://" : "http://") + h)
+            } else if knownFront.count < 1_000 {
+                knownFront.insert(h)
+            }
         }
         return t
     }
@@ -82,6 +90,12 @@ struct PairComparator {
             }
             diffs.append(Difference(.location, sig, original: va, replayed: vb))
         }
+    }
+
+    /// The query of a request target (after the first `?`), without Character-level scanning.
+    static func query(_ target: String) -> Substring? {
+        guard let q = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return nil }
+        return target[target.utf8.index(after: q)...]
     }
 
     static func show(_ s: String) -> String {
@@ -156,8 +170,9 @@ struct PairComparator {
                 "backend path changed \(RouteTemplate.collapsePath(ob.path)) -> \(RouteTemplate.collapsePath(rb.path))",
                 original: String(ob.path), replayed: String(rb.path)))
         }
-        if a.query != b.query {
-            diffs.append(Difference(.backendRequest, "backend query changed", original: a.query.map(String.init), replayed: b.query.map(String.init)))
+        let qa = Self.query(a.target), qb = Self.query(b.target)
+        if qa != qb {
+            diffs.append(Difference(.backendRequest, "backend query changed", original: qa.map(String.init), replayed: qb.map(String.init)))
         }
         let ha = a.headers.first("host"), hb = b.headers.first("host")
         if ha != hb {
@@ -175,4 +190,12 @@ struct PairComparator {
             compareBodies(ob.requestBody, rb.requestBody, rules: backHeaders.rules, category: .backendRequest, prefix: "backend body", into: &diffs)
         }
     }
+}
+
+/// A small mutable set of strings shared by copies of the comparator (single-threaded use).
+final class HostSet {
+    private var items: Set<String> = []
+    func contains(_ s: String) -> Bool { items.contains(s) }
+    func insert(_ s: String) { items.insert(s) }
+    var count: Int { items.count }
 }

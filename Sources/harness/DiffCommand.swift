@@ -19,6 +19,7 @@ struct DiffCommand: AsyncParsableCommand {
     var originMap: [String] = []
     @Option(name: .customLong("window"), help: "Records either log may run out of order (memory bound).") var window: Int = 50_000
     @Option(name: .customLong("generate-synthetic"), help: .hidden) var generateSynthetic: Int?
+    @Flag(name: .customLong("bench-read-only"), help: .hidden) var benchReadOnly = false
     @OptionGroup var gate: GateOptionGroup
     @OptionGroup var output: ReportOptionGroup
 
@@ -26,6 +27,12 @@ struct DiffCommand: AsyncParsableCommand {
         try await withExitCodes {
             if let n = generateSynthetic {  // benchmarks: write ORIGINAL and RESULT instead of reading them
                 try SyntheticLogs.write(originalPath: original, resultPath: result, count: n)
+                return
+            }
+            if benchReadOnly {  // benchmarks: the floor, decoding both logs and nothing else
+                var n = 0
+                for path in [original, result] { try LogReader(path: path).forEach { _ in n += 1 } }
+                Console.out("\(n) records\n")
                 return
             }
             let gateOptions = try gate.checked()
