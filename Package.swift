@@ -60,7 +60,7 @@ let package = Package(
         // The diff engine, noise rules, reports and the gate. Pure logic.
         .target(
             name: "Diff",
-            dependencies: ["HarnessCore", .product(name: "Yams", package: "Yams")],
+            dependencies: ["HarnessCore", "CCompression", .product(name: "Yams", package: "Yams")],
             swiftSettings: upcoming),
         // Replay: the client side, the simulated backends, the result log.
         .target(
