@@ -316,7 +316,7 @@ final class FrontHandler: ChannelDuplexHandler {
             let l = line.hasSuffix("\r") ? line.dropLast() : line
             if l.isEmpty { break }
             guard let colon = l.firstIndex(of: ":") else { continue }
-            fields.append(HeaderField(String(l[..<colon]), l[l.index(after: colon)...].trimmingSpaces()))
+            fields.append(HeaderField(String(l[..<colon]), String(l[l.index(after: colon)...].trimmingSpaces())))
             if fields.count >= 64 { break }
         }
         return fields
