@@ -114,7 +114,7 @@ public final class NoiseRules {
     }
 
     private func build(matching: [RouteRule]) -> ResolvedRules {
-        var r = ResolvedRules()
+        let r = ResolvedRules()
         r.ignored = ignoreHeaders
         if useDefaults { r.ignored.formUnion(NoiseDefaults.ignoredHeaders.subtracting(unignore)) }
         r.timeShifted = useDefaults ? NoiseDefaults.timeShiftedHeaders.subtracting(unignore) : []
@@ -221,8 +221,9 @@ struct Normalization {
     }
 }
 
-/// The rules in force for one exchange.
-struct ResolvedRules {
+/// The rules in force for one exchange (shared, cached per route: a class, so passing it around
+/// costs one reference).
+final class ResolvedRules {
     var ignored: Set<String> = []
     var timeShifted: Set<String> = []
     var productOnly: Set<String> = []
