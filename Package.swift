@@ -56,7 +56,7 @@ let package = Package(
         // Off-the-wire capture: pcap decoding, TCP reassembly, HTTP/1.x framing, libpcap source.
         .target(name: "Capture", dependencies: ["HarnessCore", "CPcap"], swiftSettings: upcoming),
         // The recording reverse proxy (SwiftNIO).
-        .target(name: "Proxy", dependencies: ["HarnessCore"] + nio, swiftSettings: upcoming),
+        .target(name: "Proxy", dependencies: ["HarnessCore", .product(name: "Crypto", package: "swift-crypto")] + nio, swiftSettings: upcoming),
         // The diff engine, noise rules, reports and the gate. Pure logic.
         .target(
             name: "Diff",

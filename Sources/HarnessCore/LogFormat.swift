@@ -1,3 +1,5 @@
+internal import CHarnessSupport
+
 /// Constants of the recording log format. `docs/FORMAT.md` is the specification.
 public enum LogFormat {
     /// The 8 bytes every log starts with: `\x89HRL\r\n\x1a\n` (PNG-style: catches text-mode damage).
@@ -15,6 +17,11 @@ public enum LogFormat {
         case none = 0
         case zstd = 1
     }
+
+    /// Header values of at most this many UTF-8 bytes join the per-segment value table.
+    static let maxTabledValueLength = 512
+    /// The per-segment value table stops growing at this many entries.
+    static let maxTabledValues = 65536
 
     /// Block flag: this block starts a new segment; readers forget the name and body tables.
     static let flagSegmentStart: UInt8 = 1
@@ -65,5 +72,26 @@ public struct LogHeader: Sendable, Equatable {
             metadata.removeAll { $0.key == key }
             if let newValue { metadata.append(Annotation(key, newValue)) }
         }
+    }
+}
+
+extension LogFormat.Codec {
+    /// `zstd` or `none`.
+    public static func named(_ name: String) -> LogFormat.Codec? {
+        switch name.lowercased() {
+        case "zstd": .zstd
+        case "none", "off": LogFormat.Codec.none
+        default: nil
+        }
+    }
+}
+
+extension LogFormat {
+    /// The static header-name table (indices 0..<104), as docs/FORMAT.md lists it.
+    public static var staticHeaderNames: [String] { staticNames }
+
+    /// CRC32C (Castagnoli) of `bytes`, continuing from `crc` (0 to start).
+    public static func crc32c(_ bytes: [UInt8], continuing crc: UInt32 = 0) -> UInt32 {
+        bytes.withUnsafeBytes { harness_crc32c(crc, $0.baseAddress, $0.count) }
     }
 }

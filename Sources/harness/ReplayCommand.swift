@@ -1,10 +1,132 @@
 import ArgumentParser
+import Diff
+import Foundation
+import HarnessCore
+import Replay
 
-/// `harness replay` (placeholder until its issue lands).
+/// `harness replay`: sends a recording's front requests to a staging proxy while playing its
+/// recorded backends, writes the result log, diffs it and gates.
 struct ReplayCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "replay", abstract: "Not implemented yet.")
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Replay a recording against a staging proxy, playing the recorded backends; diff and gate.",
+        discussion: """
+            Exit codes: 0 no gating difference, 1 the gate failed, 2 bad input or an unreachable target.
+            --backend http://10.0.0.5:8080=127.0.0.1:9000 plays the backend recorded at http://10.0.0.5:8080 \
+            on 127.0.0.1:9000 (https://127.0.0.1:9443 listens with TLS). With one recorded backend the \
+            origin may be left out.
+            """)
+
+    @Argument(help: "The recording (a log from capture or record).")
+    var recording: String
+
+    @Option(name: .customLong("target"), help: "The staging proxy, e.g. http://127.0.0.1:8080.")
+    var target: String
+
+    @Option(name: .customLong("backend"), help: "[RECORDED_ORIGIN=][https://]HOST:PORT to play a recorded backend on (repeatable).")
+    var backends: [String] = []
+
+    @Option(name: .customLong("backend-cert"), help: "PEM certificate for TLS backends (default: a generated one).")
+    var backendCert: String?
+
+    @Option(name: .customLong("backend-key"), help: "PEM key for --backend-cert.")
+    var backendKey: String?
+
+    @Option(name: .shortAndLong, help: "The result log.")
+    var output: String
+
+    @Option(name: .customLong("report"), help: "Write the diff report (JSON) here.")
+    var report: String?
+
+    @Option(name: .customLong("rules"), help: "Diff rules (YAML).")
+    var rules: String?
+
+    @Option(name: .customLong("speed"), help: "1x (recorded timing), 2x, 0.5x, or max.")
+    var speed: String = "1x"
+
+    @Option(name: .customLong("rate"), help: "Requests per second (instead of the recorded timing).")
+    var rate: Double?
+
+    @Option(name: .customLong("concurrency"), help: "Recorded connections replayed at once.")
+    var concurrency: Int = 64
+
+    @Option(name: .customLong("host-header"), help: "original (default), target, or a value.")
+    var hostHeader: String = "original"
+
+    @Flag(name: .customLong("insecure"), help: "HTTPS target: do not verify its certificate.")
+    var insecure = false
+
+    @Option(name: .customLong("ca"), help: "HTTPS target: trust this PEM bundle.")
+    var ca: String?
+
+    @Option(name: .customLong("match-path"), help: "Only requests whose path matches this regular expression.")
+    var matchPath: String?
+
+    @Option(name: .customLong("method"), help: "Only these methods (repeatable or comma-separated).")
+    var methods: [String] = []
+
+    @Option(name: .customLong("sample"), help: "Replay this percentage of the recorded connections.")
+    var sample: Double?
+
+    @Option(name: .customLong("limit"), help: "At most this many requests.")
+    var limit: Int?
+
+    @Option(name: .customLong("shard"), help: "I/N: replay the I-th (0-based) of N slices, split by connection.")
+    var shard: String?
+
+    @Option(name: .customLong("timeout"), help: "Seconds to wait for a response.")
+    var timeout: Double = 30
+
+    @Flag(name: .customLong("allow-original-host"), help: "Allow replaying against the recording's own front host.")
+    var allowOriginalHost = false
+
+    @Flag(name: .customLong("real-backends"), help: "Do not play the recorded backends; the staging proxy calls real ones.")
+    var realBackends = false
+
+    @Flag(name: .customLong("quiet"), help: "No progress line and no summary.")
+    var quiet = false
+
+    @OptionGroup var gate: GateOptionGroup
+
     func run() async throws {
-        printError("replay is not implemented yet")
-        throw ExitCode(2)
+        let summary = try await withExitCodes { () -> ReplaySummary in
+            var config = ReplayConfiguration(recordingPath: recording, target: target, outputPath: output)
+            config.backends = try backends.map {
+                var spec = try BackendSpec(parsing: $0)
+                if spec.tls {
+                    spec.certificatePath = backendCert
+                    spec.keyPath = backendKey
+                }
+                return spec
+            }
+            if (backendCert == nil) != (backendKey == nil) {
+                throw HarnessError(.usage, "--backend-cert and --backend-key go together")
+            }
+            config.speed = try ReplaySpeed(parsing: speed)
+            if let rate, !(rate > 0) { throw HarnessError(.usage, "--rate \(rate) must be positive") }
+            config.rate = rate
+            guard concurrency > 0 else { throw HarnessError(.usage, "--concurrency \(concurrency) must be at least 1") }
+            config.concurrency = concurrency
+            config.hostHeader = HostHeaderMode(parsing: hostHeader)
+            config.insecure = insecure
+            config.caPath = ca
+            config.matchPath = matchPath
+            config.methods = methods.flatMap { $0.split(separator: ",").map { String($0).uppercased() } }
+            config.samplePercent = sample
+            config.limit = limit
+            config.shard = try shard.map { try Shard(parsing: $0) }
+            guard timeout > 0 else { throw HarnessError(.usage, "--timeout \(timeout) must be positive") }
+            config.requestTimeout = timeout
+            config.allowOriginalHost = allowOriginalHost
+            config.realBackends = realBackends
+            config.quiet = quiet
+            config.reportPath = report
+            config.rulesPath = rules
+            config.gate = gate.gateOptions
+            let replayer = Replayer(configuration: config)
+            return try await replayer.run()
+        }
+        if !quiet { Console.error(summary.text) }
+        if !summary.verdict.passed { throw ExitCode(1) }
     }
 }

@@ -1,0 +1,85 @@
+import Foundation
+import HarnessCore
+import NIOCore
+
+/// The second pass over the recording, on its own thread: recorded back exchanges go to the
+/// matcher, selected front exchanges to their connections with their due time. Fronts are held
+/// back for a few records so the back exchanges written just after them reach the matcher first.
+final class ReaderThread: @unchecked Sendable {
+    private let lock = PosixLock()
+    private var storedError: (any Error)?
+    private var storedDamage: LogDamage?
+
+    var error: (any Error)? { lock.withLock { storedError } }
+    var damage: LogDamage? { lock.withLock { storedDamage } }
+
+    static let holdBack = 64
+
+    static func start(
+        path: String, plan: RecordingPlan, selection: ReplaySelection, engine: ReplayEngine, matcher: BackendMatcher?,
+        originIndex: [Origin: Int], speed: ReplaySpeed, rate: Double?
+    ) -> ReaderThread {
+        let result = ReaderThread()
+        let thread = Thread {
+            do {
+                try result.read(
+                    path: path, plan: plan, selection: selection, engine: engine, matcher: matcher, originIndex: originIndex,
+                    speed: speed, rate: rate)
+            } catch {
+                result.lock.withLock { result.storedError = error }
+            }
+            engine.readerFinished()
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
+        return result
+    }
+
+    private func read(
+        path: String, plan: RecordingPlan, selection: ReplaySelection, engine: ReplayEngine, matcher: BackendMatcher?,
+        originIndex: [Origin: Int], speed: ReplaySpeed, rate: Double?
+    ) throws {
+        let reader = try LogReader(path: path)
+        let base = NIODeadline.now() + .milliseconds(50)
+        var selected = 0
+        var released = 0
+        var held = CircularBuffer<(exchange: Exchange, index: Int)>()
+        var index = 0
+        let hold = matcher == nil ? 0 : Self.holdBack
+
+        func release(_ e: Exchange) {
+            var due: NIODeadline?
+            if let rate, rate > 0 {
+                due = base + .nanoseconds(Int64(Double(released) / rate * 1e9))
+            } else if case .recorded(let factor) = speed, e.timing.requestStart > 0, plan.recordingStart > 0 {
+                let offset = Double(e.timing.requestStart - plan.recordingStart) * 1000 / factor
+                due = base + .nanoseconds(Int64(offset))
+            }
+            released += 1
+            engine.release(PendingRequest(exchange: e, due: due), expected: plan.connections[e.connection.id] ?? 1)
+        }
+
+        while let e = try reader.next() {
+            index += 1
+            if e.leg == .back {
+                if let matcher, let i = originIndex[RecordingPlan.backendOrigin(of: e)] { matcher.addRecorded(e, origin: i) }
+            } else if e.leg == plan.clientLeg {
+                var take = selection.includes(e)
+                if take, let limit = selection.limit, selected >= limit { take = false }
+                if take {
+                    selected += 1
+                    held.append((e, index))
+                } else {
+                    matcher?.dropFront(originalID: e.id)
+                }
+            }
+            while let first = held.first, index - first.index >= hold {
+                held.removeFirst()
+                release(first.exchange)
+            }
+            engine.waitForRoom()
+        }
+        while let first = held.popFirst() { release(first.exchange) }
+        lock.withLock { storedDamage = reader.damage }
+    }
+}

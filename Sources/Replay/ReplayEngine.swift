@@ -1,0 +1,146 @@
+import Foundation
+import HarnessCore
+import NIOCore
+import NIOPosix
+
+/// A recorded front exchange waiting to be replayed, and when (nil: as soon as possible).
+struct PendingRequest {
+    var exchange: Exchange
+    var due: NIODeadline?
+}
+
+/// The client side of a running replay: one `ConnectionDriver` per recorded connection, at most
+/// `concurrency` of them at a time, fed by the reader thread with bounded read-ahead.
+///
+/// The reader blocks when `readAhead` requests are waiting, but only while some active
+/// connection has queued work (else the requests an active connection waits for could be behind
+/// the blocked reader: it reads on instead).
+final class ReplayEngine: @unchecked Sendable {
+    let group: any EventLoopGroup
+    let target: ReplayTarget
+    let hostHeader: HostHeaderMode
+    let requestTimeout: TimeAmount
+    let connectTimeout: TimeAmount
+    let maxBody: Int
+    let recorder: ResultRecorder
+    let matcher: BackendMatcher?
+    let counters: ReplayCounters
+    let concurrency: Int
+    let readAhead: Int
+    let done: EventLoopPromise<Void>
+
+    private let condition = NSCondition()
+    // Guarded by `condition`.
+    private var drivers: [UInt64: ConnectionDriver] = [:]
+    private var waiting = CircularBuffer<ConnectionDriver>()
+    private var active = 0
+    private var buffered = 0
+    private var queuedInActive = 0
+    private var readerDone = false
+    private var live = 0
+
+    init(
+        group: any EventLoopGroup, target: ReplayTarget, configuration: ReplayConfiguration, recorder: ResultRecorder,
+        matcher: BackendMatcher?, counters: ReplayCounters
+    ) {
+        self.group = group
+        self.target = target
+        self.hostHeader = configuration.hostHeader
+        self.requestTimeout = .nanoseconds(Int64(configuration.requestTimeout * 1e9))
+        self.connectTimeout = .nanoseconds(Int64(configuration.connectTimeout * 1e9))
+        self.maxBody = configuration.maxBodyBytes
+        self.recorder = recorder
+        self.matcher = matcher
+        self.counters = counters
+        self.concurrency = max(1, configuration.concurrency)
+        self.readAhead = max(1024, 16 * max(1, configuration.concurrency))
+        self.done = group.next().makePromise()
+    }
+
+    // MARK: reader side
+
+    /// Hands a recorded front exchange to its connection (created and admitted on first sight).
+    func release(_ request: PendingRequest, expected: Int) {
+        let id = request.exchange.connection.id
+        condition.lock()
+        let driver: ConnectionDriver
+        var activate = false
+        if let d = drivers[id] {
+            driver = d
+        } else {
+            driver = ConnectionDriver(recordedID: id, expected: expected, loop: group.next(), engine: self)
+            drivers[id] = driver
+            live += 1
+            if active < concurrency {
+                active += 1
+                driver.coordActive = true
+                activate = true
+            } else {
+                waiting.append(driver)
+            }
+        }
+        driver.coordQueued += 1
+        buffered += 1
+        if driver.coordActive { queuedInActive += 1 }
+        condition.unlock()
+        let start = activate
+        driver.loop.execute {
+            driver.enqueue(request)
+            if start { driver.activate() }
+        }
+    }
+
+    /// Blocks the reader while enough requests wait and some active connection can make progress.
+    func waitForRoom() {
+        condition.lock()
+        while buffered > readAhead && queuedInActive > 0 { condition.wait() }
+        condition.unlock()
+    }
+
+    /// No more requests: connections drain and close.
+    func readerFinished() {
+        condition.lock()
+        readerDone = true
+        let all = Array(drivers.values)
+        let finished = live == 0
+        condition.unlock()
+        for d in all { d.loop.execute { d.inputEnded() } }
+        if finished { done.succeed(()) }
+    }
+
+    // MARK: driver side
+
+    func dequeued(_ driver: ConnectionDriver) {
+        condition.lock()
+        driver.coordQueued -= 1
+        if driver.coordActive { queuedInActive -= 1 }
+        condition.unlock()
+    }
+
+    func requestDone() {
+        condition.lock()
+        buffered -= 1
+        if buffered <= readAhead { condition.broadcast() }
+        condition.unlock()
+    }
+
+    func driverFinished(_ driver: ConnectionDriver) {
+        condition.lock()
+        if drivers[driver.recordedID] === driver { drivers[driver.recordedID] = nil }
+        live -= 1
+        if driver.coordActive { queuedInActive -= driver.coordQueued }
+        driver.coordActive = false
+        let next = waiting.popFirst()
+        if let next {
+            next.coordActive = true
+            queuedInActive += next.coordQueued
+        } else {
+            active -= 1
+        }
+        let finished = readerDone && live == 0
+        condition.broadcast()
+        condition.unlock()
+        if let next { next.loop.execute { next.activate() } }
+        if finished { done.succeed(()) }
+    }
+}

@@ -1,2 +1,0 @@
-/// The Replay module. See docs/ARCHITECTURE.md.
-public enum ReplayModule {}

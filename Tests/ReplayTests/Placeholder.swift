@@ -1,5 +1,0 @@
-import Testing
-
-@Test func ReplayTestsBuilds() {
-    #expect(Bool(true))
-}
