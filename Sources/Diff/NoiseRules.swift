@@ -78,6 +78,8 @@ public final class NoiseRules {
 
     /// Adds another rule set (learned noise) to this one.
     public func merge(_ other: NoiseRules) {
+        cache.removeAll()
+        unrouted = nil
         ignoreHeaders.formUnion(other.ignoreHeaders)
         routeRules += other.routeRules
         compareCookieValues = compareCookieValues || other.compareCookieValues
@@ -94,13 +96,15 @@ public final class NoiseRules {
     }
 
     private var cache: [String: ResolvedRules] = [:]
+    /// The rules when no route rule exists (the common case: no hashing per exchange).
+    private var unrouted: ResolvedRules?
 
     /// The rules in force for one request (cached per method and path).
     func resolve(method: String, path: Substring) -> ResolvedRules {
         if routeRules.isEmpty {
-            if let r = cache[""] { return r }
+            if let r = unrouted { return r }
             let r = build(matching: [])
-            cache[""] = r
+            unrouted = r
             return r
         }
         let key = method + " " + path
