@@ -31,6 +31,7 @@ final class DiffRunner {
     private var rightBackOrder = FIFO<(frontID: UInt64, seq: Int)>()
     private var ready = FIFO<(left: Prepared, lseq: Int, right: Prepared, rseq: Int)>()
     private var lastBackend: Endpoint?
+    private let routes = RouteTemplate.Cache()
 
     init(originalPath: String, resultPath: String, options: DiffOptions) throws {
         left = try LogReader(path: originalPath)
@@ -183,7 +184,7 @@ final class DiffRunner {
             aggregator.report.skipped += 1
             return
         }
-        let route = RouteTemplate.of(method: oe.request.method, path: l.path)
+        let route = routes.of(method: oe.request.method, path: l.path)
         aggregator.add(original: o, replayed: rep, route: route, diffs: comparator.compare(o, rep))
     }
 

@@ -78,6 +78,8 @@ public final class NoiseRules {
 
     /// Adds another rule set (learned noise) to this one.
     public func merge(_ other: NoiseRules) {
+        cache.removeAll()
+        unrouted = nil
         ignoreHeaders.formUnion(other.ignoreHeaders)
         routeRules += other.routeRules
         compareCookieValues = compareCookieValues || other.compareCookieValues
@@ -94,13 +96,15 @@ public final class NoiseRules {
     }
 
     private var cache: [String: ResolvedRules] = [:]
+    /// The rules when no route rule exists (the common case: no hashing per exchange).
+    private var unrouted: ResolvedRules?
 
     /// The rules in force for one request (cached per method and path).
     func resolve(method: String, path: Substring) -> ResolvedRules {
         if routeRules.isEmpty {
-            if let r = cache[""] { return r }
+            if let r = unrouted { return r }
             let r = build(matching: [])
-            cache[""] = r
+            unrouted = r
             return r
         }
         let key = method + " " + path
@@ -114,7 +118,7 @@ public final class NoiseRules {
     }
 
     private func build(matching: [RouteRule]) -> ResolvedRules {
-        var r = ResolvedRules()
+        let r = ResolvedRules()
         r.ignored = ignoreHeaders
         if useDefaults { r.ignored.formUnion(NoiseDefaults.ignoredHeaders.subtracting(unignore)) }
         r.timeShifted = useDefaults ? NoiseDefaults.timeShiftedHeaders.subtracting(unignore) : []
@@ -221,8 +225,9 @@ struct Normalization {
     }
 }
 
-/// The rules in force for one exchange.
-struct ResolvedRules {
+/// The rules in force for one exchange (shared, cached per route: a class, so passing it around
+/// costs one reference).
+final class ResolvedRules {
     var ignored: Set<String> = []
     var timeShifted: Set<String> = []
     var productOnly: Set<String> = []

@@ -9,6 +9,18 @@ public enum RouteTemplate {
         method + " " + collapsePath(path)
     }
 
+    /// `of(method:path:)` through a bounded cache (the diff's hot path; one per runner).
+    final class Cache {
+        private var entries: [Substring: String] = [:]
+        func of(method: String, path: Substring) -> String {
+            if let t = entries[path] { return method + " " + t }
+            let t = collapsePath(path)
+            if entries.count > 50_000 { entries.removeAll(keepingCapacity: true) }
+            entries[path] = t
+            return method + " " + t
+        }
+    }
+
     /// The path with id-like segments replaced by `{id}`.
     public static func collapsePath(_ path: Substring) -> String {
         var out = ""
