@@ -97,7 +97,8 @@ extension FrontHandler: UpstreamDelegate {
     private func buildBackRequest(_ ex: InFlightExchange, origin: UpstreamOrigin, target: String) {
         var headers = ex.requestHeaders
         let chunked = headers.isChunked
-        ProxyPassMapping.stripHopByHop(&headers)
+        ProxyPassMapping.stripHopByHop(&headers, keepUpgrade: ex.upgrade)
+        if ex.upgrade { headers.append(HeaderField("Connection", "Upgrade")) }
         headers.remove("Expect")
         let originalHost = ex.requestHeaders.first("Host")
         if !configuration.preserveHost || originalHost == nil {
@@ -221,6 +222,10 @@ extension FrontHandler: UpstreamDelegate {
         case .head(let head):
             ex.backTiming.responseStart = Clock.nowMicros()
             ex.upstreamHead = head
+            if head.status == .switchingProtocols && ex.upgrade {
+                sendSwitchingProtocols(ex, upstream: head)
+                return
+            }
             sendResponseHead(ex, upstream: head)
         case .body(let buffer):
             ex.responseBody.append(buffer)
@@ -228,6 +233,10 @@ extension FrontHandler: UpstreamDelegate {
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
             if !context.channel.isWritable { ex.upstream?.handler.paused = true }
         case .end(let trailers):
+            if ex.tunnelPending {
+                startTunnel(ex)
+                return
+            }
             let now = Clock.nowMicros()
             ex.backTiming.responseEnd = now
             ex.upstreamTrailers = trailers.map { $0.map { HeaderField($0.name, $0.value) } } ?? []
