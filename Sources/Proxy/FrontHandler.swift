@@ -45,6 +45,7 @@ final class FrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
     var quiescing = false
     var closed = false
     var timer: Scheduled<Void>?
+    var readTimer: Scheduled<Void>?
     var idleSinceNanos: UInt64 = 0
 
     init(shared: ProxyShared, tap: FrontByteTap, pool: UpstreamPool) {
@@ -134,6 +135,8 @@ final class FrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
         closed = true
         timer?.cancel()
         timer = nil
+        readTimer?.cancel()
+        readTimer = nil
         if let ex = current {
             current = nil
             ex.readTimer?.cancel()
