@@ -13,6 +13,8 @@ final class FrontByteTap: ChannelInboundHandler, RemovableChannelHandler {
     /// Bytes seen before the current request started.
     private(set) var requestStartOffset: UInt64 = 0
     private(set) var firstByteMicros: Int64 = 0
+    /// Monotonic time the bytes of a not yet decoded request started arriving (0 = none).
+    private(set) var pendingSinceNanos: UInt64 = 0
     private(set) var prefix: [UInt8] = []
     private var armed = true
     var onFirstByte: (() -> Void)?
@@ -22,6 +24,7 @@ final class FrontByteTap: ChannelInboundHandler, RemovableChannelHandler {
         if armed {
             armed = false
             firstByteMicros = Clock.nowMicros()
+            pendingSinceNanos = Clock.monotonicNanos()
             requestStartOffset = totalBytes
             prefix.removeAll(keepingCapacity: true)
             buffer.withUnsafeReadableBytes { prefix.append(contentsOf: $0.prefix(Self.prefixLimit)) }
@@ -34,10 +37,14 @@ final class FrontByteTap: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     /// The next byte starts a new request.
-    func rearm() { armed = true }
+    func rearm() {
+        armed = true
+        pendingSinceNanos = 0
+    }
     /// A request head was decoded (stop collecting the prefix).
     func headSeen() {
         armed = false
+        pendingSinceNanos = 0
         prefix.removeAll(keepingCapacity: true)
         firstByteMicros = 0
     }

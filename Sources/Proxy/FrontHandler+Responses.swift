@@ -59,6 +59,23 @@ extension FrontHandler {
         context.write(wrapOutboundOut(.head(head)), promise: nil)
     }
 
+    /// Forwards a `101 Switching Protocols`; the tunnel starts when its (empty) end arrives.
+    func sendSwitchingProtocols(_ ex: InFlightExchange, upstream: HTTPResponseHead) {
+        guard let context else { return }
+        var headers: Headers = upstream.headers.map { HeaderField($0.name, $0.value) }
+        ProxyPassMapping.stripHopByHop(&headers, keepUpgrade: true)
+        headers.append(HeaderField("Connection", "Upgrade"))
+        ProxyPassMapping.apply(configuration.setResponseHeaders, to: &headers)
+        let head = HTTPResponseHead(version: .http1_1, status: .switchingProtocols, headers: HTTPHeaders(headers))
+        ex.frontResponseHead = head
+        ex.frontResponseHeaders = headers
+        ex.framing.insert(.upgrade)
+        ex.backFraming.insert(.upgrade)
+        ex.timing.responseStart = Clock.nowMicros()
+        ex.tunnelPending = true
+        context.writeAndFlush(wrapOutboundOut(.head(head)), promise: nil)
+    }
+
     /// Answers the client with a small HTML page of the proxy's own (errors, limits, no route).
     func respondLocally(_ ex: InFlightExchange, status: Int, detail: String, error: String?, clientError: Bool) {
         guard let context else { return }

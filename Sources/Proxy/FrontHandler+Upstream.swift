@@ -97,7 +97,8 @@ extension FrontHandler: UpstreamDelegate {
     private func buildBackRequest(_ ex: InFlightExchange, origin: UpstreamOrigin, target: String) {
         var headers = ex.requestHeaders
         let chunked = headers.isChunked
-        ProxyPassMapping.stripHopByHop(&headers)
+        ProxyPassMapping.stripHopByHop(&headers, keepUpgrade: ex.upgrade)
+        if ex.upgrade { headers.append(HeaderField("Connection", "Upgrade")) }
         headers.remove("Expect")
         let originalHost = ex.requestHeaders.first("Host")
         if !configuration.preserveHost || originalHost == nil {
@@ -179,26 +180,28 @@ extension FrontHandler: UpstreamDelegate {
 
     // MARK: Read timeout
 
+    /// One lazily re-armed read timer per client connection (no timer churn per request): it
+    /// checks the current exchange's last upstream activity when it fires.
     func startReadTimer(_ ex: InFlightExchange) {
-        guard let context, ex.readTimer == nil else { return }
         ex.lastUpstreamActivity = Clock.monotonicNanos()
-        let limit = UInt64(configuration.readTimeoutSeconds * 1e9)
-        ex.readTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(limit))) { [weak self] in
-            ex.readTimer = nil
-            self?.readTimerFired(ex)
+        if readTimer == nil { armReadTimer(afterNanos: UInt64(configuration.readTimeoutSeconds * 1e9)) }
+    }
+
+    private func armReadTimer(afterNanos nanos: UInt64) {
+        guard let context else { return }
+        readTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(nanos))) { [weak self] in
+            guard let self else { return }
+            self.readTimer = nil
+            if let ex = self.current { self.readTimerFired(ex) }
         }
     }
 
     private func readTimerFired(_ ex: InFlightExchange) {
-        guard current === ex, !ex.responseEnded, ex.upstream != nil else { return }
+        guard !ex.responseEnded, ex.upstream != nil, !closed else { return }
         let idle = Clock.monotonicNanos() &- ex.lastUpstreamActivity
         let limit = UInt64(configuration.readTimeoutSeconds * 1e9)
         if idle < limit {
-            ex.readTimer = context?.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(limit - idle))) {
-                [weak self] in
-                ex.readTimer = nil
-                self?.readTimerFired(ex)
-            }
+            armReadTimer(afterNanos: limit - idle)
             return
         }
         shared.counters.upstreamErrors.add(1, ordering: .relaxed)
@@ -221,6 +224,10 @@ extension FrontHandler: UpstreamDelegate {
         case .head(let head):
             ex.backTiming.responseStart = Clock.nowMicros()
             ex.upstreamHead = head
+            if head.status == .switchingProtocols && ex.upgrade {
+                sendSwitchingProtocols(ex, upstream: head)
+                return
+            }
             sendResponseHead(ex, upstream: head)
         case .body(let buffer):
             ex.responseBody.append(buffer)
@@ -228,6 +235,10 @@ extension FrontHandler: UpstreamDelegate {
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
             if !context.channel.isWritable { ex.upstream?.handler.paused = true }
         case .end(let trailers):
+            if ex.tunnelPending {
+                startTunnel(ex)
+                return
+            }
             let now = Clock.nowMicros()
             ex.backTiming.responseEnd = now
             ex.upstreamTrailers = trailers.map { $0.map { HeaderField($0.name, $0.value) } } ?? []

@@ -7,7 +7,7 @@ internal import NIOHTTP1
 /// wait in `backlog` with reads held back), routes each to an upstream connection on the same event
 /// loop, streams bodies both ways with back-pressure, answers failures itself, and records both
 /// legs when an exchange ends.
-final class FrontHandler: ChannelDuplexHandler {
+final class FrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
@@ -45,6 +45,8 @@ final class FrontHandler: ChannelDuplexHandler {
     var quiescing = false
     var closed = false
     var timer: Scheduled<Void>?
+    var readTimer: Scheduled<Void>?
+    var idleSinceNanos: UInt64 = 0
 
     init(shared: ProxyShared, tap: FrontByteTap, pool: UpstreamPool) {
         self.shared = shared
@@ -62,7 +64,6 @@ final class FrontHandler: ChannelDuplexHandler {
         connection = ConnectionInfo(
             id: shared.counters.connectionID(), client: Endpoint(socketAddress: context.channel.remoteAddress),
             server: Endpoint(socketAddress: context.channel.localAddress), tls: shared.frontTLS != nil)
-        tap.onFirstByte = { [weak self] in self?.requestBytesArrived() }
         if context.channel.isActive { becomeIdle() }
     }
 
@@ -134,6 +135,8 @@ final class FrontHandler: ChannelDuplexHandler {
         closed = true
         timer?.cancel()
         timer = nil
+        readTimer?.cancel()
+        readTimer = nil
         if let ex = current {
             current = nil
             ex.readTimer?.cancel()
@@ -166,8 +169,6 @@ final class FrontHandler: ChannelDuplexHandler {
     }
 
     private func startExchange(_ head: HTTPRequestHead) {
-        timer?.cancel()
-        timer = nil
         shared.counters.requests.add(1, ordering: .relaxed)
         let ex = InFlightExchange(
             id: shared.counters.exchangeID(), sequence: sequence, head: head,
@@ -179,6 +180,13 @@ final class FrontHandler: ChannelDuplexHandler {
         current = ex
         if ex.requestHeaders.first("Content-Length") != nil { ex.framing.insert(.requestContentLength) }
         if ex.requestHeaders.isChunked { ex.framing.insert(.requestChunked) }
+        if head.headers.contains(name: "upgrade"),
+            head.headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "upgrade" })
+        {
+            // The decoder stops after an upgrade request: the connection ends with this exchange.
+            ex.upgrade = true
+            ex.closeAfter = true
+        }
 
         if let limit = configuration.maxBodyBytes, let cl = head.headers.first(name: "content-length").flatMap({ Int($0) }),
             cl > limit
@@ -253,29 +261,49 @@ final class FrontHandler: ChannelDuplexHandler {
 
     // MARK: Idle and head timers
 
+    /// The connection waits for a request. One lazily re-armed timer per connection checks both
+    /// the idle timeout and the request-head timeout (no timer churn per request).
     func becomeIdle() {
-        guard let context, !closed else { return }
+        guard !closed, context != nil else { return }
         if quiescing || shared.isShuttingDown {
-            context.close(promise: nil)
+            context?.close(promise: nil)
             return
         }
         tap.rearm()
-        timer?.cancel()
-        let idle = configuration.idleTimeoutSeconds
-        timer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(idle * 1e9))) { [weak self] in
-            guard let self, self.current == nil, let context = self.context else { return }
-            context.close(promise: nil)
+        idleSinceNanos = Clock.monotonicNanos()
+        if timer == nil { armTimer(afterNanos: min(idleNanos, headNanos)) }
+    }
+
+    private var idleNanos: UInt64 { UInt64(max(0.001, configuration.idleTimeoutSeconds) * 1e9) }
+    private var headNanos: UInt64 { UInt64(max(0.001, configuration.requestHeadTimeoutSeconds) * 1e9) }
+
+    private func armTimer(afterNanos nanos: UInt64) {
+        guard let context else { return }
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(nanos))) { [weak self] in
+            guard let self else { return }
+            self.timer = nil
+            self.timerFired()
         }
     }
 
-    private func requestBytesArrived() {
-        guard current == nil, let context else { return }
-        timer?.cancel()
-        let limit = configuration.requestHeadTimeoutSeconds
-        timer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(limit * 1e9))) { [weak self] in
-            guard let self, self.current == nil, !self.closed else { return }
-            self.requestHeadTimedOut()
+    private func timerFired() {
+        guard !closed, current == nil, let context else { return }  // a request re-arms via becomeIdle
+        let now = Clock.monotonicNanos()
+        if tap.pendingSinceNanos > 0 {
+            let waited = now &- tap.pendingSinceNanos
+            if waited >= headNanos {
+                requestHeadTimedOut()
+                return
+            }
+            armTimer(afterNanos: headNanos - waited)
+            return
         }
+        let idle = now &- idleSinceNanos
+        if idle >= idleNanos {
+            context.close(promise: nil)
+            return
+        }
+        armTimer(afterNanos: min(idleNanos - idle, headNanos))
     }
 
     private func requestHeadTimedOut() {

@@ -55,6 +55,10 @@ final class InFlightExchange {
     var frontResponseHeaders: Headers = []
     var responseEnded = false
     var localBody: [UInt8]?
+    /// The client asked for a protocol upgrade (WebSocket); tunnelled after a `101`.
+    var upgrade = false
+    var tunnelPending = false
+    var tunnel: TunnelBytes?
     /// Completes when the response's end has been written to the client.
     var endWritten: EventLoopFuture<Void>?
 
@@ -94,7 +98,7 @@ final class InFlightExchange {
         return Exchange(
             id: id, leg: .front, connection: connection, sequence: sequence, timing: timing,
             request: request(target: head.uri, headers: requestHeaders, version: head.version.number),
-            response: response, framing: fr, flags: f, error: error, annotations: annotations)
+            response: response, framing: fr, flags: f, tunnel: tunnel, error: error, annotations: annotations)
     }
 
     /// The upstream exchange it caused, linked exactly; nil when nothing was sent upstream.
@@ -115,8 +119,8 @@ final class InFlightExchange {
         return Exchange(
             id: backID, leg: .back, connection: backConnection, sequence: backSequence, timing: backTiming,
             request: request(target: backHead.uri, headers: backHeaders, version: .http11), response: response,
-            framing: backFraming, flags: f, link: Link(frontID: id, confidence: .exact), error: backError,
-            annotations: annotations)
+            framing: backFraming, flags: f, link: Link(frontID: id, confidence: .exact), tunnel: tunnel,
+            error: backError, annotations: annotations)
     }
 }
 

@@ -11,13 +11,14 @@ import Darwin
 ///
 /// `offer` never blocks traffic: when the queue holds `capacity` exchanges or `maxBytes` body bytes,
 /// the exchange is left out and counted. The writer thread appends in batches, calls
-/// `LogWriter.flushIfDue()` at least every 200 ms, and on `stop()` drains what is queued, then
+/// `LogWriter.flushIfDue()` at least every 50 ms, and on `stop()` drains what is queued, then
 /// flushes and closes the sink. All mutable state is guarded by `mutex` (with `cond`).
 public final class RecordingQueue: @unchecked Sendable {
     private let sink: any ExchangeSink
     private let capacity: Int
     private let maxBytes: Int
     private let transform: (@Sendable (inout Exchange) -> Void)?
+    private let wakeBatch: Int
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     // Guarded by `mutex`.
@@ -40,6 +41,7 @@ public final class RecordingQueue: @unchecked Sendable {
         self.capacity = max(1, capacity)
         self.maxBytes = max(1, maxBytes)
         self.transform = transform
+        self.wakeBatch = max(1, min(1024, capacity / 4))
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(cond, nil)
     }
@@ -81,7 +83,9 @@ public final class RecordingQueue: @unchecked Sendable {
             }
             items.append(exchange)
             queuedBytes += bytes
-            if items.count == 1 { pthread_cond_signal(cond) }
+            // The writer wakes by itself every 50 ms; a signal only when a batch is worth it, so
+            // traffic does not pay a thread wake-up (and its context switch) per exchange.
+            if items.count == wakeBatch { pthread_cond_signal(cond) }
             return true
         }
     }
@@ -127,7 +131,7 @@ public final class RecordingQueue: @unchecked Sendable {
                 if items.isEmpty && !stopping {
                     var deadline = timespec()
                     clock_gettime(CLOCK_REALTIME, &deadline)
-                    deadline.tv_nsec += 200_000_000
+                    deadline.tv_nsec += 50_000_000
                     if deadline.tv_nsec >= 1_000_000_000 {
                         deadline.tv_sec += 1
                         deadline.tv_nsec -= 1_000_000_000

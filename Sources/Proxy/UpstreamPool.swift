@@ -14,7 +14,7 @@ protocol UpstreamDelegate: AnyObject {
 
 /// The last handler of an upstream connection: passes response parts to its delegate and holds
 /// reads back while the delegate's client cannot take more bytes (bounded memory).
-final class UpstreamHandler: ChannelDuplexHandler {
+final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundIn = HTTPClientRequestPart
     typealias OutboundOut = HTTPClientRequestPart

@@ -1,0 +1,121 @@
+import HarnessCore
+internal import NIOCore
+internal import NIOHTTP1
+
+/// One side of an upgraded (WebSocket) connection after the `101`: raw bytes in are written to the
+/// peer side, counted, with reads held back while the peer cannot take more. When either side
+/// closes, both close and `onClose` reports the byte counts once.
+final class TunnelHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    weak var peer: TunnelHandler?
+    private(set) var context: ChannelHandlerContext?
+    /// Bytes read on this side (and written to the peer).
+    private(set) var bytesIn: UInt64 = 0
+    private var paused = false
+    private var pendingRead = false
+    var onClose: (() -> Void)?
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        bytesIn += UInt64(buffer.readableBytes)
+        guard let peer, let pctx = peer.context else { return }
+        pctx.write(NIOAny(buffer), promise: nil)
+        if !pctx.channel.isWritable { paused = true }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        peer?.context?.flush()
+        context.fireChannelReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { peer?.resume() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    private func resume() {
+        paused = false
+        if pendingRead, let context {
+            pendingRead = false
+            context.read()
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if paused { pendingRead = true } else { context.read() }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) { context.close(promise: nil) }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.context = nil
+        if let peer, let pctx = peer.context { pctx.close(promise: nil) }
+        let done = onClose ?? peer?.onClose
+        onClose = nil
+        peer?.onClose = nil
+        done?()
+        context.fireChannelInactive()
+    }
+}
+
+extension FrontHandler {
+    /// After the upstream's `101`: both pipelines drop their HTTP handlers and become a byte tunnel;
+    /// the exchange is recorded (with the tunnel's byte counts) when either side closes.
+    func startTunnel(_ ex: InFlightExchange) {
+        guard let context, let conn = ex.upstream, let uctx = conn.handler.context else {
+            context?.close(promise: nil)
+            return
+        }
+        ex.upstream = nil
+        ex.readTimer?.cancel()
+        ex.readTimer = nil
+        conn.handler.delegate = nil
+        current = nil
+        closed = true
+        timer?.cancel()
+        let front = TunnelHandler()
+        let back = TunnelHandler()
+        front.peer = back
+        back.peer = front
+        let shared = self.shared
+        let connection = self.connection
+        front.onClose = { [weak front, weak back] in
+            let now = Clock.nowMicros()
+            ex.responseEnded = true
+            ex.timing.responseEnd = now
+            ex.backTiming.responseEnd = now
+            let bytes = TunnelBytes(clientToServer: front?.bytesIn ?? 0, serverToClient: back?.bytesIn ?? 0)
+            ex.tunnel = bytes
+            if shared.queue != nil {
+                if var b = ex.backRecord() {
+                    b.tunnel = bytes
+                    b.flags.incomplete = false
+                    shared.record(b)
+                }
+                var f = ex.frontRecord(connection: connection)
+                f.tunnel = bytes
+                shared.record(f)
+            }
+        }
+        do {
+            let fsync = context.pipeline.syncOperations
+            try fsync.addHandler(front, position: .after(tap))
+            fsync.removeHandler(try fsync.handler(type: HTTPResponseEncoder.self), promise: nil)
+            fsync.removeHandler(try fsync.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self), promise: nil)
+            let usync = uctx.pipeline.syncOperations
+            try usync.addHandler(back, position: .before(conn.handler))
+            usync.removeHandler(try usync.handler(type: HTTPRequestEncoder.self), promise: nil)
+            usync.removeHandler(try usync.handler(type: ByteToMessageHandler<HTTPResponseDecoder>.self), promise: nil)
+            usync.removeHandler(conn.handler, promise: nil)
+            fsync.removeHandler(self, promise: nil)
+        } catch {
+            context.close(promise: nil)
+            conn.channel.close(promise: nil)
+        }
+    }
+}
