@@ -3,8 +3,10 @@
 // runtime. Build and run with ../scripts/fuzz.
 import PackageDescription
 
-let fuzz: [SwiftSetting] = [.unsafeFlags(["-parse-as-library", "-sanitize=fuzzer,address"])]
-let link: [LinkerSetting] = [.unsafeFlags(["-sanitize=fuzzer,address"])]
+// Build with: swift build -c release -Xswiftc -sanitize=fuzzer,address (scripts/fuzz does), so the
+// code under test is instrumented too, not only these entry points.
+let fuzz: [SwiftSetting] = []
+let link: [LinkerSetting] = []
 
 let package = Package(
     name: "harness-fuzz",
