@@ -1,0 +1,94 @@
+import Capture
+import Foundation
+import HarnessCore
+import HarnessTesting
+import Testing
+
+/// `harness capture` end to end: bad input, stdin, live capture and its clean stop.
+@Suite(.serialized) struct CaptureCommandTests {
+    static func sample(exchanges: Int) -> PcapBuilder {
+        var b = PcapBuilder()
+        var t: Int64 = 1_000_000
+        for i in 0..<exchanges {
+            var c = SyntheticConnection(clientPort: UInt16(43000 + i))
+            let segs = c.handshake() + c.clientSends(Array("GET /n\(i) HTTP/1.1\r\nHost: h\r\n\r\n".utf8))
+                + c.serverSends(Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8)) + c.close()
+            t = b.add(segs, start: t)
+        }
+        return b
+    }
+
+    @Test func truncatedPcapExitsTwoNamingThePacketAndKeepsWhatWasDecoded() throws {
+        let dir = TempDir("cap-cli")
+        let pcap = dir.file("cut.pcap")
+        var bytes = Self.sample(exchanges: 3).bytes
+        bytes.removeLast(30)
+        try Data(bytes).write(to: URL(fileURLWithPath: pcap))
+        let out = dir.file("out.hlog")
+        let r = try Run.harness(["capture", "-r", pcap, "-o", out])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains(pcap))
+        #expect(r.stderr.contains("packet 24"))
+        let log = try LogFile.readAll(out)
+        #expect(log.exchanges.map(\.request.target).prefix(2) == ["/n0", "/n1"])
+    }
+
+    @Test func garbageAndMissingFilesExitTwo() throws {
+        let dir = TempDir("cap-cli")
+        let junk = dir.file("junk.pcap")
+        try Data((0..<500).map { UInt8(truncatingIfNeeded: $0 * 31) }).write(to: URL(fileURLWithPath: junk))
+        let r = try Run.harness(["capture", "-r", junk, "-o", dir.file("o.hlog")])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains(junk))
+        let missing = try Run.harness(["capture", "-r", dir.file("nope.pcap"), "-o", dir.file("o.hlog")])
+        #expect(missing.status == 2)
+        #expect(!missing.stderr.contains("Fatal"))
+        let usage = try Run.harness(["capture", "-o", dir.file("o.hlog")])
+        #expect(usage.status != 0)
+    }
+
+    @Test func readsStdinAndAppliesABPFFilter() throws {
+        let dir = TempDir("cap-cli")
+        let out = dir.file("stdin.hlog")
+        let r = try Run.harness(["capture", "-r", "-", "-o", out, "tcp", "port", "80", "and", "not", "port", "43001"],
+                                stdin: Data(Self.sample(exchanges: 3).bytes))
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("2 exchanges"))
+        let log = try LogFile.readAll(out)
+        #expect(log.exchanges.map(\.request.target) == ["/n0", "/n2"])
+        #expect(log.header["source"] == "capture")
+    }
+
+    @Test func liveCaptureStopsCleanlyOnSIGINT() throws {
+        guard TestEnvironment.isRoot, let nginx = TestEnvironment.tool("nginx"), let curl = TestEnvironment.tool("curl")
+        else { return }
+        let port = freeLoopbackPort()
+        let server = try PcapNginx(nginx: nginx, servers: "server { listen 127.0.0.1:\(port); location / { return 200 \"hi\\n\"; } }", ports: [port])
+        let dir = TempDir("cap-live")
+        let out = dir.file("live.hlog")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: TestEnvironment.harnessExecutable)
+        p.arguments = ["capture", "-i", "lo", "-o", out, "--front-port", "\(port)", "tcp", "port", "\(port)"]
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        // Wait for "capturing on".
+        var seen = Data()
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline && !String(decoding: seen, as: UTF8.self).contains("capturing on") {
+            seen.append(err.fileHandleForReading.availableData)
+        }
+        for i in 0..<5 { try Run.process(curl, ["-s", "-o", "/dev/null", "http://127.0.0.1:\(port)/live\(i)"]) }
+        usleep(300_000)
+        kill(p.processIdentifier, SIGINT)
+        p.waitUntilExit()
+        seen.append(err.fileHandleForReading.readDataToEndOfFile())
+        let text = String(decoding: seen, as: UTF8.self)
+        _ = server
+        #expect(p.terminationStatus == 0, "\(text)")
+        #expect(text.contains("received"))
+        let log = try LogFile.readAll(out)
+        #expect(log.exchanges.map(\.request.target) == (0..<5).map { "/live\($0)" })
+        #expect(log.exchanges.allSatisfy { $0.leg == .front && $0.isComplete })
+    }
+}
