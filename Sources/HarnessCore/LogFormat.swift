@@ -67,3 +67,14 @@ public struct LogHeader: Sendable, Equatable {
         }
     }
 }
+
+extension LogFormat.Codec {
+    /// `zstd` or `none`.
+    public static func named(_ name: String) -> LogFormat.Codec? {
+        switch name.lowercased() {
+        case "zstd": .zstd
+        case "none", "off": LogFormat.Codec.none
+        default: nil
+        }
+    }
+}

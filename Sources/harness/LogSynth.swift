@@ -1,0 +1,54 @@
+import ArgumentParser
+import HarnessCore
+
+/// `harness log synth --count N -o OUT`: deterministic synthetic proxy traffic (both legs).
+struct LogSynth: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "synth", abstract: "Write a deterministic synthetic recording (front and back legs) for benchmarks and trials.")
+
+    @Option(help: "Front exchanges to generate (each with its back exchange).") var count: Int = 1000
+    @Option(help: "Random seed.") var seed: UInt64 = 42
+    @Option(help: "Block codec: zstd or none.") var codec: String = "zstd"
+    @Flag(help: "Front leg only.") var frontOnly = false
+    @Option(name: .shortAndLong, help: "The recording log to write.") var output: String
+
+    func run() async throws {
+        try await withExitCodes {
+            guard let c = LogFormat.Codec.named(codec) else { throw ValidationError("--codec takes zstd or none") }
+            var header = LogHeader()
+            header["source"] = "synthetic"
+            header["original_host"] = "www.example.com"
+            let writer = try LogWriter(path: output, header: header, options: LogWriterOptions(codec: c))
+            var gen = SyntheticTraffic(seed: seed)
+            for _ in 0..<max(0, count) {
+                let (f, b) = gen.next()
+                try writer.append(f)
+                if !frontOnly { try writer.append(b) }
+            }
+            try writer.close()
+        }
+    }
+}
+
+/// `harness log copy IN OUT`: rewrite a recording (change the codec; keep the readable prefix of a damaged one).
+struct LogCopy: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "copy", abstract: "Rewrite a recording: change its block codec, or salvage the readable prefix of a damaged one.")
+
+    @Argument(help: "The recording to read.") var input: String
+    @Argument(help: "The recording to write.") var output: String
+    @Option(help: "Block codec: zstd or none.") var codec: String = "zstd"
+
+    func run() async throws {
+        try await withExitCodes {
+            guard let c = LogFormat.Codec.named(codec) else { throw ValidationError("--codec takes zstd or none") }
+            let reader = try LogReader(path: input)
+            let writer = try LogWriter(path: output, header: reader.header, options: LogWriterOptions(codec: c))
+            try reader.forEach { try writer.append($0) }
+            try writer.close()
+            if let d = reader.damage {
+                printError("warning: \(input): \(d); copied the \(reader.exchangesRead) exchanges before it")
+            }
+        }
+    }
+}

@@ -1,5 +1,0 @@
-import Testing
-
-@Test func HarnessCoreTestsBuilds() {
-    #expect(Bool(true))
-}

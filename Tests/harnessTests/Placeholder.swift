@@ -1,5 +1,0 @@
-import Testing
-
-@Test func harnessTestsBuilds() {
-    #expect(Bool(true))
-}
