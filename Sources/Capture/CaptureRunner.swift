@@ -16,6 +16,12 @@ public enum StopRequest {
 
     /// Installs handlers so SIGINT and SIGTERM end the capture loop cleanly.
     public static func installSignalHandlers() {
+        // A parent may have started us with these blocked (test runners do): unblock them here.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
         signal(SIGINT) { _ in StopRequest.flag.store(true, ordering: .relaxed) }
         signal(SIGTERM) { _ in StopRequest.flag.store(true, ordering: .relaxed) }
     }

@@ -97,8 +97,8 @@ enum HTTPHeadParser {
                     guard c > lineStart, c < lineEnd, p[c] == colon else { return "bad header field name" }
                     var vs = c + 1
                     while vs < lineEnd && (p[vs] == sp || p[vs] == tab) { vs += 1 }
-                    var ve = lineEnd
-                    while ve > vs && (p[ve - 1] == sp || p[ve - 1] == tab) { ve -= 1 }
+                    // Trailing whitespace is kept, as sent (llhttp/SwiftNIO keep it too).
+                    let ve = lineEnd
                     for j in vs..<ve where (p[j] < 0x20 && p[j] != tab) || p[j] == 0x7f {
                         return "bad character in header value"
                     }
@@ -119,7 +119,7 @@ enum HTTPHeadParser {
         for f in headers where f.name.caseInsensitiveEquals("transfer-encoding") {
             seen = true
             for part in f.value.split(separator: ",") {
-                codings.append(Substring(part.trimmingSpaces().lowercased()))
+                codings.append(Substring(part.trimmedOWS().lowercased()))
             }
         }
         return seen ? codings : nil
@@ -130,7 +130,7 @@ enum HTTPHeadParser {
         var value: UInt64?
         for f in headers where f.name.caseInsensitiveEquals("content-length") {
             for part in f.value.split(separator: ",", omittingEmptySubsequences: false) {
-                let t = part.trimmingSpaces()
+                let t = part.trimmedOWS()
                 guard !t.isEmpty, t.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let n = UInt64(t) else {
                     return .failure(ParseFailure("bad Content-Length"))
                 }
@@ -175,7 +175,7 @@ struct ParseFailure: Error {
 }
 
 extension StringProtocol {
-    func trimmingSpaces() -> Substring {
+    func trimmedOWS() -> Substring {
         var s = Substring(self)
         while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
         while let l = s.last, l == " " || l == "\t" { s.removeLast() }

@@ -74,6 +74,15 @@ public struct HTTPStreamParser {
 
     private var isRequest: Bool { role == .request }
 
+    /// How a response to `requestMethod` with this status and headers is delimited (invalid
+    /// framing headers: until close).
+    public static func responseBodyMode(status: UInt16, requestMethod: String?, headers: Headers) -> HTTPBodyMode {
+        switch HTTPHeadParser.responseBodyMode(status: status, requestMethod: requestMethod, headers: headers) {
+        case .success(let m): m
+        case .failure: .close
+        }
+    }
+
     // MARK: input
 
     /// Adds stream bytes that arrived at `time` (microseconds).

@@ -316,9 +316,17 @@ final class TCPConnection {
             timing.responseEnd = r.endTime
         }
         if p.continueSeen && q.headers.first("expect")?.lowercased() == "100-continue" { framing.insert(.continueSeen) }
+        // A body with a hole keeps only the bytes before it: say how long it really was.
+        var annotations: [Annotation] = []
+        if q.gapBytes > 0 && q.bodyLength > UInt64(q.body.count) && q.truncation == nil {
+            annotations.append(Annotation("request_body_length", String(q.bodyLength)))
+        }
+        if let r = response, r.gapBytes > 0 && r.bodyLength > UInt64(r.body.count) && r.truncation == nil {
+            annotations.append(Annotation("response_body_length", String(r.bodyLength)))
+        }
         let exchange = Exchange(
             id: p.id, leg: leg, connection: info, sequence: p.sequence, timing: timing, request: request, response: resp,
-            framing: framing, flags: flags, link: p.link)
+            framing: framing, flags: flags, link: p.link, annotations: annotations)
         if tunnel {
             tunnelExchange = exchange
         } else {

@@ -59,6 +59,27 @@ import Testing
         #expect(log.header["source"] == "capture")
     }
 
+    @Test func redactedHeadersNeverReachTheLog() throws {
+        var b = PcapBuilder()
+        var c = SyntheticConnection()
+        let req = "GET /me HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer s3cr3t-token\r\nX-Keep: visible\r\n\r\n"
+        b.add(c.handshake() + c.clientSends(Array(req.utf8))
+            + c.serverSends(Array("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".utf8)) + c.close(), start: 1_000_000)
+        let dir = TempDir("cap-cli")
+        let pcap = dir.file("auth.pcap")
+        try b.write(to: pcap)
+        let key = dir.file("key")
+        try Data("fixed key".utf8).write(to: URL(fileURLWithPath: key))
+        let out = dir.file("r.hlog")
+        let r = try Run.harness(["capture", "-r", pcap, "-o", out, "--redact-header", "Authorization", "--redact-key", key])
+        #expect(r.status == 0, "\(r.stderr)")
+        let raw = try Data(contentsOf: URL(fileURLWithPath: out))
+        #expect(raw.range(of: Data("s3cr3t-token".utf8)) == nil)
+        let e = try #require(LogFile.readAll(out).exchanges.first)
+        #expect(e.request.headers.first("authorization")?.contains("redacted:") == true)
+        #expect(e.request.headers.first("x-keep") == "visible")
+    }
+
     @Test func liveCaptureStopsCleanlyOnSIGINT() throws {
         guard TestEnvironment.isRoot, let nginx = TestEnvironment.tool("nginx"), let curl = TestEnvironment.tool("curl")
         else { return }
@@ -81,6 +102,9 @@ import Testing
         for i in 0..<5 { try Run.process(curl, ["-s", "-o", "/dev/null", "http://127.0.0.1:\(port)/live\(i)"]) }
         usleep(300_000)
         kill(p.processIdentifier, SIGINT)
+        let stopBy = Date().addingTimeInterval(10)
+        while p.isRunning && Date() < stopBy { usleep(20_000) }
+        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
         p.waitUntilExit()
         seen.append(err.fileHandleForReading.readDataToEndOfFile())
         let text = String(decoding: seen, as: UTF8.self)

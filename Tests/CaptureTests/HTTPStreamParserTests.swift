@@ -69,7 +69,7 @@ struct ParserDriver {
         #expect(d.messages[1].body == Array("hello".utf8))
         #expect(d.messages[1].contentLength)
         #expect(d.messages[2].version == .http10)
-        #expect(d.messages.allSatisfy(\.complete))
+        #expect(d.messages.allSatisfy { $0.complete })
     }
 
     @Test(arguments: [false, true])

@@ -14,7 +14,7 @@ import Testing
         // Frame = bytes after the 24-byte file header and 16-byte record header.
         let frame = Array(b.bytes[40...])
         let wire = Int(b.bytes[36]) | Int(b.bytes[37]) << 8 | Int(b.bytes[38]) << 16
-        let lt = LinkType(dlt: Int32(link == .raw ? 12 : linkValue(link)))!
+        let lt = LinkType(dlt: Int32(linkValue(link)))!
         return frame.withUnsafeBytes { PacketDecoder.decode($0, linkType: lt, wireLength: wire) }
     }
 
@@ -135,6 +135,3 @@ import Testing
     }
 }
 
-extension PcapBuilder.Link: Equatable {
-    public static func == (a: PcapBuilder.Link, b: PcapBuilder.Link) -> Bool { a.linkType == b.linkType }
-}

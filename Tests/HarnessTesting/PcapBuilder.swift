@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// Writes small classic pcap files from hand-made TCP segments, for tests that need what loopback
 /// rarely produces: reordering, retransmission, lost packets, mid-stream joins, odd link types.

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import HarnessCore
 
 /// Real traffic on loopback for capture tests: a tcpdump recording, an nginx started from a temp
@@ -12,8 +12,13 @@ public final class PcapRecorder: @unchecked Sendable {
     public init(tcpdump: String, interface: String = "lo", path: String, filter: String, extra: [String] = []) throws {
         self.path = path
         process = Process()
-        process.executableURL = URL(fileURLWithPath: tcpdump)
-        process.arguments = ["-i", interface, "-s", "0", "-U", "-w", path] + extra + [filter]
+        // Test runners start children with signals blocked: exec tcpdump with an empty mask so
+        // SIGINT stops it (and it finishes the file).
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = [
+            "-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])",
+            tcpdump, "-i", interface, "-s", "0", "-U", "-w", path,
+        ] + extra + [filter]
         process.standardError = stderr
         process.standardOutput = FileHandle.nullDevice
         try process.run()
@@ -31,6 +36,9 @@ public final class PcapRecorder: @unchecked Sendable {
     public func stop() {
         usleep(300_000)
         if process.isRunning { kill(process.processIdentifier, SIGINT) }
+        let deadline = Date().addingTimeInterval(10)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
     }
 
