@@ -10,6 +10,8 @@ struct PendingExchange {
     var continueSeen = false
     var link: Link?
     var responseParseError: ParseError?
+    /// A final response that came before the request ended (an early answer): emitted when it does.
+    var earlyResponse: HTTPMessage?
 }
 
 /// Where a connection sends what it found: exchange ids, links and finished exchanges.
@@ -158,7 +160,7 @@ final class TCPConnection {
         // Whatever still waits has no (final) response.
         let left = pending
         pending.removeAll()
-        for p in left { emit(p, response: nil, time: time) }
+        for p in left { emit(p, response: p.earlyResponse, time: time) }
         if var t = tunnelExchange {
             t.tunnel = TunnelBytes(clientToServer: requests.tunnelBytes, serverToClient: responses.tunnelBytes)
             tunnelExchange = nil
@@ -198,6 +200,10 @@ final class TCPConnection {
             if let i = pending.lastIndex(where: { !$0.requestDone && $0.request.streamOffset == m.streamOffset }) {
                 pending[i].request = m
                 pending[i].requestDone = true
+                if let r = pending[i].earlyResponse {
+                    let p = pending.remove(at: i)
+                    emit(p, response: r, time: r.endTime)
+                }
             }
         case .malformed(let error, let time):
             guard httpSeen else {
@@ -224,7 +230,8 @@ final class TCPConnection {
             // After a join or a gap: the latest request that started before this response.
             return pending.lastIndex { $0.request.startTime <= m.startTime }
         }
-        return pending[0].request.startTime <= m.startTime ? 0 : nil
+        guard let i = pending.firstIndex(where: { $0.earlyResponse == nil }) else { return nil }
+        return pending[i].request.startTime <= m.startTime ? i : nil
     }
 
     private var currentResponseIndex: Int?
@@ -238,7 +245,7 @@ final class TCPConnection {
                 // Requests before the resynchronised response lost theirs.
                 let lost = pending[0..<index]
                 pending.removeFirst(index)
-                for p in lost { emit(p, response: nil, time: m.startTime) }
+                for p in lost { emit(p, response: p.earlyResponse, time: m.startTime) }
             }
             currentResponseIndex = index == nil ? nil : 0
             let method = index == nil ? nil : pending[0].request.method
@@ -267,8 +274,15 @@ final class TCPConnection {
                 if m.status == 100 { pending[0].continueSeen = true }
                 return
             }
-            let p = pending.removeFirst()
             currentResponseIndex = nil
+            if !pending[0].requestDone && pending[0].request.complete == false && m.complete
+                && pending.count == 1 && pending[0].request.parseError == nil
+            {
+                // Answered before the request body ended: wait for the request (or the connection end).
+                pending[0].earlyResponse = m
+                return
+            }
+            let p = pending.removeFirst()
             emit(p, response: m, time: m.endTime)
         case .malformed(let error, _):
             guard httpSeen else {

@@ -17,7 +17,7 @@ public final class PcapRecorder: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
         process.arguments = [
             "-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])",
-            tcpdump, "-i", interface, "-s", "0", "-U", "-w", path,
+            tcpdump, "-i", interface, "-s", "0", "-B", "131072", "-U", "-w", path,
         ] + extra + [filter]
         process.standardError = stderr
         process.standardOutput = FileHandle.nullDevice
@@ -29,7 +29,7 @@ public final class PcapRecorder: @unchecked Sendable {
             if String(decoding: seen, as: UTF8.self).contains("listening on") { break }
             usleep(20_000)
         }
-        usleep(200_000)
+        usleep(interface == "any" ? 1_000_000 : 200_000)
     }
 
     /// Stops tcpdump (SIGINT) and waits until the file is complete.
@@ -127,7 +127,8 @@ public struct PcapConversationView: Equatable, CustomStringConvertible, Sendable
 
     /// tshark's HTTP dissector on `file`, with `ports` decoded as HTTP.
     public static func tshark(_ tshark: String, file: String, httpPorts: [UInt16]) throws -> PcapConversationView {
-        var args = ["-r", file, "-Y", "http", "-T", "fields", "-E", "separator=/t", "-o", "tcp.desegment_tcp_streams:TRUE"]
+        var args = ["-r", file, "-Y", "http", "-T", "fields", "-E", "separator=/t", "-o", "tcp.desegment_tcp_streams:TRUE",
+                    "-o", "tcp.reassemble_out_of_order:TRUE"]
         for p in httpPorts { args += ["-d", "tcp.port==\(p),http"] }
         args += ["-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "http.request.method", "-e", "http.request.uri",
                  "-e", "http.response.code"]
