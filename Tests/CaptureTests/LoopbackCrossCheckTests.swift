@@ -148,6 +148,43 @@ import Testing
         #expect(source.linkType == .linuxSLL2)
     }
 
+    // Live capture runs in this serialized suite so it never overlaps the tcpdump recordings.
+    @Test func liveCaptureStopsCleanlyOnSIGINT() throws {
+        guard TestEnvironment.isRoot, let nginx = TestEnvironment.tool("nginx"), let curl = TestEnvironment.tool("curl")
+        else { return }
+        let port = freeLoopbackPort()
+        let server = try PcapNginx(nginx: nginx, servers: "server { listen 127.0.0.1:\(port); location / { return 200 \"hi\\n\"; } }", ports: [port])
+        let dir = TempDir("cap-live")
+        let out = dir.file("live.hlog")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: TestEnvironment.harnessExecutable)
+        p.arguments = ["capture", "-i", "lo", "-o", out, "--front-port", "\(port)", "tcp", "port", "\(port)"]
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        // Wait for "capturing on".
+        var seen = Data()
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline && !String(decoding: seen, as: UTF8.self).contains("capturing on") {
+            seen.append(err.fileHandleForReading.availableData)
+        }
+        for i in 0..<5 { try Run.process(curl, ["-s", "-o", "/dev/null", "http://127.0.0.1:\(port)/live\(i)"]) }
+        usleep(300_000)
+        kill(p.processIdentifier, SIGINT)
+        let stopBy = Date().addingTimeInterval(10)
+        while p.isRunning && Date() < stopBy { usleep(20_000) }
+        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        p.waitUntilExit()
+        seen.append(err.fileHandleForReading.readDataToEndOfFile())
+        let text = String(decoding: seen, as: UTF8.self)
+        _ = server
+        #expect(p.terminationStatus == 0, "\(text)")
+        #expect(text.contains("received"))
+        let log = try LogFile.readAll(out)
+        #expect(log.exchanges.map(\.request.target) == (0..<5).map { "/live\($0)" })
+        #expect(log.exchanges.allSatisfy { $0.leg == .front && $0.isComplete })
+    }
+
     @Test(arguments: ["internet-http.pcap", "internet-redirects.pcap", "mixed-with-ssdp.pcap"])
     func sharedInternetCapturesMatchTshark(name: String) throws {
         guard let tshark = TestEnvironment.tool("tshark") else { return }

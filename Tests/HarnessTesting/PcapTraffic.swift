@@ -34,7 +34,16 @@ public final class PcapRecorder: @unchecked Sendable {
 
     /// Stops tcpdump (SIGINT) and waits until the file is complete.
     public func stop() {
-        usleep(300_000)
+        // tcpdump drops what it has not read yet when interrupted: wait until the file stops growing.
+        var lastSize: UInt64 = 0
+        var stable = 0
+        let settle = Date().addingTimeInterval(15)
+        while stable < 6 && Date() < settle {
+            usleep(100_000)
+            let size = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.uint64Value ?? 0
+            if size == lastSize && size > 24 { stable += 1 } else { stable = 0 }
+            lastSize = size
+        }
         if process.isRunning { kill(process.processIdentifier, SIGINT) }
         let deadline = Date().addingTimeInterval(10)
         while process.isRunning && Date() < deadline { usleep(20_000) }
