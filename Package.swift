@@ -54,7 +54,10 @@ let package = Package(
             ],
             swiftSettings: upcoming),
         // Off-the-wire capture: pcap decoding, TCP reassembly, HTTP/1.x framing, libpcap source.
-        .target(name: "Capture", dependencies: ["HarnessCore", "CPcap"], swiftSettings: upcoming),
+        .target(
+            name: "Capture",
+            dependencies: ["HarnessCore", "CPcap", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: upcoming),
         // The recording reverse proxy (SwiftNIO).
         .target(name: "Proxy", dependencies: ["HarnessCore", .product(name: "Crypto", package: "swift-crypto")] + nio, swiftSettings: upcoming),
         // The diff engine, noise rules, reports and the gate. Pure logic.

@@ -1,10 +1,172 @@
 import ArgumentParser
+import Foundation
+import Capture
+import HarnessCore
 
-/// `harness capture` (placeholder until its issue lands).
+/// `harness capture`: HTTP/1.x exchanges off the wire (libpcap) into a recording log.
 struct CaptureCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "capture", abstract: "Not implemented yet.")
-    func run() async throws {
-        printError("capture is not implemented yet")
-        throw ExitCode(2)
+    static let configuration = CommandConfiguration(
+        commandName: "capture",
+        abstract: "Capture HTTP/1.x exchanges from a pcap/pcapng file or a live interface into a recording log.",
+        discussion: """
+            Reads packets with libpcap (-r FILE, '-' for stdin; or -i IFACE live, which needs root or \
+            CAP_NET_RAW), reassembles TCP, frames HTTP/1.0 and 1.1 in both directions and writes one \
+            exchange per request/response pair. Trailing arguments are a BPF filter, as tcpdump takes it.
+            """)
+
+    @Option(name: [.customShort("r"), .customLong("read")], help: "A pcap or pcapng file to read ('-' reads stdin).")
+    var file: String?
+
+    @Option(name: [.customShort("i"), .customLong("interface")], help: "An interface to capture live ('any' for all).")
+    var interface: String?
+
+    @Option(name: .shortAndLong, help: "The recording log to write (required for live capture; default: FILE.hlog).")
+    var output: String?
+
+    @Option(name: .customLong("front-port"), help: "A server port of the client-facing leg (repeatable).")
+    var frontPorts: [UInt16] = []
+
+    @Option(name: .customLong("back-port"), help: "A server port of the proxy-to-backend leg (repeatable).")
+    var backPorts: [UInt16] = []
+
+    @Option(help: "Stop a live capture after this many seconds.")
+    var duration: Double?
+
+    @Option(help: "Stop after this many packets.")
+    var count: Int?
+
+    @Option(help: "Bytes kept of each packet in a live capture.")
+    var snaplen: Int32 = 262_144
+
+    @Option(name: .customLong("buffer-size"), help: "libpcap's kernel buffer in bytes (live capture).")
+    var bufferSize: Int32?
+
+    @Option(name: .customLong("max-body"), help: "Body bytes kept per message; the rest is counted and digested.")
+    var maxBody: Int = 1 << 20
+
+    @Option(name: .customLong("max-connections"), help: "Connections tracked at once before the least active are evicted.")
+    var maxConnections: Int = 100_000
+
+    @Option(name: .customLong("idle-timeout"), help: "Seconds of silence (packet time) before a connection is closed.")
+    var idleTimeout: Double = 300
+
+    @Option(
+        name: .customLong("redact-header"),
+        help: "A header whose values are replaced by a keyed hash before writing (repeatable; 'default' = \(Redactor.defaultHeaders.joined(separator: ", "))).")
+    var redactHeaders: [String] = []
+
+    @Option(name: .customLong("redact-query"), help: "A query parameter whose values are replaced by a keyed hash (repeatable).")
+    var redactQuery: [String] = []
+
+    @Option(name: .customLong("redact-key"), help: "A file holding the redaction key (default: a fresh random key).")
+    var redactKey: String?
+
+    @Flag(name: .customLong("quiet"), help: "Do not print the summary.")
+    var quiet = false
+
+    @Flag(name: .customLong("print"), help: "Also print one line per exchange to stdout (tab-separated).")
+    var printExchanges = false
+
+    @Argument(parsing: .captureForPassthrough, help: "A BPF filter expression (tcpdump syntax).")
+    var filter: [String] = []
+
+    func validate() throws {
+        if (file == nil) == (interface == nil) {
+            throw ValidationError("Give exactly one of -r FILE (read a capture) or -i IFACE (capture live).")
+        }
+        if interface != nil && output == nil { throw ValidationError("Live capture needs -o OUT (the log to write).") }
+        if file != nil && duration != nil { throw ValidationError("--duration applies to live capture (-i) only.") }
+        if let count, count <= 0 { throw ValidationError("--count must be positive.") }
+        if let duration, duration <= 0 { throw ValidationError("--duration must be positive.") }
+        if maxBody < 0 { throw ValidationError("--max-body must not be negative.") }
+        if maxConnections < 1 { throw ValidationError("--max-connections must be at least 1.") }
     }
+
+    func run() async throws {
+        try await withExitCodes {
+            try capture()
+        }
+    }
+
+    private func makeRedactor() throws -> Redactor? {
+        let names = redactHeaders.flatMap { $0.lowercased() == "default" ? Redactor.defaultHeaders : [$0] }
+        guard !names.isEmpty || !redactQuery.isEmpty else { return nil }
+        var key: [UInt8] = []
+        if let redactKey {
+            guard let data = FileManager.default.contents(atPath: redactKey), !data.isEmpty else {
+                throw HarnessError(.badInput, "cannot read the redaction key (missing or empty file)", path: redactKey)
+            }
+            key = Array(data)
+        }
+        return Redactor(headerNames: names, queryParameters: redactQuery, key: key)
+    }
+
+    private func capture() throws {
+        let source: PcapSource
+        if let file {
+            source = try PcapSource.open(file: file)
+        } else {
+            source = try PcapSource.open(interface: interface ?? "any", snaplen: snaplen, bufferSize: bufferSize)
+        }
+        let expression = filter.joined(separator: " ")
+        if !expression.isEmpty { try source.setFilter(expression) }
+        let outPath = output ?? (file.map { $0 == "-" ? "capture.hlog" : $0 + ".hlog" } ?? "capture.hlog")
+        var header = LogHeader()
+        header["source"] = "capture"
+        header[source.isLive ? "interface" : "pcap"] = source.name
+        header["link_type"] = source.dataLinkName
+        if !expression.isEmpty { header["filter"] = expression }
+        if !frontPorts.isEmpty { header["front_ports"] = frontPorts.map(String.init).joined(separator: ",") }
+        if !backPorts.isEmpty { header["back_ports"] = backPorts.map(String.init).joined(separator: ",") }
+        let redactor = try makeRedactor()
+        if let redactor { header["redacted"] = redactor.headerDescription }
+        let writer = try LogWriter(path: outPath, header: header)
+        let options = CaptureOptions(
+            frontPorts: Set(frontPorts), backPorts: Set(backPorts), maxBody: maxBody, maxConnections: maxConnections,
+            idleTimeoutMicros: Int64(idleTimeout * 1_000_000))
+        let sink: any ExchangeSink = printExchanges ? PrintingSink(next: writer) : writer
+        let engine = CaptureEngine(options: options, sink: sink, transform: redactor.map { r in { r.redact(&$0) } })
+        if source.isLive { StopRequest.installSignalHandlers() }
+        if source.isLive { Console.error("harness: capturing on \(source.name) (\(source.dataLinkName)); Ctrl-C stops\n") }
+        let limits = CaptureLimits(durationMicros: duration.map { Int64($0 * 1_000_000) }, packetCount: count)
+        var failure: (any Error)?
+        do {
+            try CaptureRunner.run(source: source, engine: engine, limits: limits)
+        } catch {
+            failure = error
+        }
+        try writer.close()
+        if !quiet {
+            var text = engine.summary.paragraph
+            if source.isLive, let c = source.counters() {
+                text += " libpcap: \(c.received) received, \(c.droppedByKernel) dropped by the kernel, "
+                    + "\(c.droppedByInterface) dropped by the interface."
+            }
+            text += " Wrote \(outPath)."
+            Console.error(text + "\n")
+        }
+        if let failure { throw failure }
+    }
+}
+
+/// Prints `id conn seq leg method target status flags` per exchange, then hands it on.
+final class PrintingSink: ExchangeSink {
+    let next: any ExchangeSink
+    init(next: any ExchangeSink) { self.next = next }
+
+    func append(_ e: Exchange) throws {
+        var flags: [String] = []
+        if !e.isComplete { flags.append("incomplete") }
+        if e.flags.gapBytes > 0 { flags.append("gap=\(e.flags.gapBytes)") }
+        if e.flags.midStream { flags.append("midstream") }
+        if let p = e.flags.parseError { flags.append("parse-error@\(p.offset):\(p.message)") }
+        if let l = e.link { flags.append("link=\(l.frontID)/\(l.confidence)") }
+        let status = e.response.map { String($0.status) } ?? "-"
+        Console.out(
+            "\(e.id)\t\(e.connection.id)\t\(e.sequence)\t\(e.leg)\t\(e.connection.tupleDescription)\t"
+                + "\(e.request.method)\t\(e.request.target)\t\(status)\t\(flags.joined(separator: ","))\n")
+        try next.append(e)
+    }
+
+    func close() throws { try next.close() }
 }

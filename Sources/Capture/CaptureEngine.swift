@@ -1,0 +1,216 @@
+public import HarnessCore
+
+/// The 4-tuple of a connection, ordered so both directions give the same key.
+struct FlowKey: Hashable {
+    var a: IPAddress
+    var b: IPAddress
+    var aPort: UInt16
+    var bPort: UInt16
+
+    init(_ s: TCPSegment) {
+        if (s.source, s.sourcePort) < (s.destination, s.destinationPort) {
+            a = s.source; aPort = s.sourcePort; b = s.destination; bPort = s.destinationPort
+        } else {
+            a = s.destination; aPort = s.destinationPort; b = s.source; bPort = s.sourcePort
+        }
+    }
+}
+
+/// Turns captured packets into exchanges: decoding, the connection table, pairing, legs, links.
+///
+/// Feed packets in capture order with `process`; call `finish` at the end. Exchanges go to `sink`
+/// (after `transform`, e.g. redaction) in a deterministic order: the order they end in, which
+/// depends only on the packets. Connection ids count from 1 in order of first sight; exchange ids
+/// count from 1 in order of request start. Memory follows open connections: idle ones time out
+/// and, past `maxConnections`, the least recently active are evicted (counted in `summary`).
+/// Not thread-safe: one engine per capture loop.
+public final class CaptureEngine {
+    public let options: CaptureOptions
+    public private(set) var summary = CaptureSummary()
+    private let sink: any ExchangeSink
+    private let transform: ((inout Exchange) -> Void)?
+    private var table: [FlowKey: TCPConnection] = [:]
+    private var linker = BackLinker()
+    private var nextConnectionID: UInt64 = 1
+    private var nextExchangeID: UInt64 = 1
+    private var outbox: [Exchange] = []
+    private var now: Int64 = 0
+    private var nextSweep: Int64 = 0
+
+    public init(options: CaptureOptions, sink: any ExchangeSink, transform: ((inout Exchange) -> Void)? = nil) {
+        self.options = options
+        self.sink = sink
+        self.transform = transform
+    }
+
+    /// Connections currently tracked.
+    public var openConnections: Int { table.count }
+
+    /// Processes one captured packet (`bytes` is the captured part of `wireLength` bytes).
+    public func process(_ bytes: UnsafeRawBufferPointer, linkType: LinkType, wireLength: Int, timestamp: Int64) throws {
+        summary.packets += 1
+        if timestamp > now { now = timestamp }
+        switch PacketDecoder.decode(bytes, linkType: linkType, wireLength: wireLength) {
+        case .tcp(let s):
+            summary.tcpPackets += 1
+            if s.missingBytes > 0 { summary.snaplenTruncatedPackets += 1 }
+            let payload = UnsafeRawBufferPointer(rebasing: bytes[s.payloadOffset..<(s.payloadOffset + s.payloadCount)])
+            segment(s, payload: payload, time: timestamp)
+        case .other: summary.nonTCPPackets += 1
+        case .fragment: summary.fragments += 1
+        case .malformed: summary.malformedPackets += 1
+        }
+        if now >= nextSweep {
+            sweep()
+            nextSweep = now + 1_000_000
+        }
+        try drain()
+    }
+
+    /// Ends every open connection (in connection-id order) and hands on what is left.
+    public func finish() throws {
+        let open = table.values.sorted { $0.id < $1.id }
+        table.removeAll()
+        for c in open { close(c) }
+        try drain()
+    }
+
+    private func drain() throws {
+        guard !outbox.isEmpty else { return }
+        let batch = outbox
+        outbox.removeAll(keepingCapacity: true)
+        for var e in batch {
+            transform?(&e)
+            try sink.append(e)
+        }
+    }
+
+    private func segment(_ s: TCPSegment, payload: UnsafeRawBufferPointer, time: Int64) {
+        let key = FlowKey(s)
+        var connection = table[key]
+        if let c = connection, s.isSYN && !s.hasACK, c.ended || (c.sawSYN && c.synSequence != s.sequence) {
+            // The 4-tuple is reused by a new connection.
+            table.removeValue(forKey: key)
+            close(c)
+            connection = nil
+        }
+        if connection == nil {
+            // A pure ACK or RST of a connection we never saw carries nothing worth a table entry.
+            guard s.isSYN || !payload.isEmpty || s.missingBytes > 0 else { return }
+            let c = open(s, payload: payload, time: time)
+            table[key] = c
+            connection = c
+            if table.count > options.maxConnections { evict() }
+        }
+        guard let c = connection else { return }
+        c.handle(s, payload: payload, time: time)
+        if c.ended {
+            table.removeValue(forKey: key)
+            close(c)
+        }
+    }
+
+    private func open(_ s: TCPSegment, payload: UnsafeRawBufferPointer, time: Int64) -> TCPConnection {
+        let src = (s.source, s.sourcePort)
+        let dst = (s.destination, s.destinationPort)
+        let srcIsClient: Bool
+        if s.isSYN {
+            srcIsClient = !s.hasACK
+        } else if isServerPort(s.destinationPort) != isServerPort(s.sourcePort) {
+            srcIsClient = isServerPort(s.destinationPort)
+        } else if Self.startsLikeResponse(payload) {
+            srcIsClient = false
+        } else if Self.startsLikeRequest(payload) {
+            srcIsClient = true
+        } else {
+            srcIsClient = s.destinationPort < s.sourcePort
+        }
+        let client = srcIsClient ? src : dst
+        let server = srcIsClient ? dst : src
+        let leg: Leg =
+            options.frontPorts.contains(server.1) ? .front : options.backPorts.contains(server.1) ? .back : .direct
+        let c = TCPConnection(
+            id: nextConnectionID, client: client, server: server, leg: leg, options: options, time: time, delegate: self)
+        nextConnectionID += 1
+        summary.connections += 1
+        return c
+    }
+
+    private func isServerPort(_ p: UInt16) -> Bool { options.frontPorts.contains(p) || options.backPorts.contains(p) }
+
+    static func startsLikeResponse(_ p: UnsafeRawBufferPointer) -> Bool {
+        p.count >= 5 && p[0] == 0x48 && p[1] == 0x54 && p[2] == 0x54 && p[3] == 0x50 && p[4] == 0x2f
+    }
+
+    static func startsLikeRequest(_ p: UnsafeRawBufferPointer) -> Bool {
+        var i = 0
+        while i < p.count && i < 16 && p[i] >= 0x41 && p[i] <= 0x5a { i += 1 }
+        return i >= 3 && i < p.count && p[i] == 0x20
+    }
+
+    private func close(_ c: TCPConnection) {
+        c.end(time: max(c.lastSeen, 0))
+        if c.joinedMidStream { summary.midStreamConnections += 1 }
+        if c.notHTTP { summary.nonHTTPConnections += 1 }
+        for s in [c.clientStream.counters, c.serverStream.counters] {
+            summary.gaps += s.gaps
+            summary.gapBytes += s.gapBytes
+            summary.duplicateBytes += s.duplicateBytes
+        }
+    }
+
+    /// Closes connections idle past their timeout, in connection-id order.
+    private func sweep() {
+        let idle = now - options.idleTimeoutMicros
+        let half = now - options.halfClosedTimeoutMicros
+        var expired: [(FlowKey, TCPConnection)] = []
+        for (k, c) in table where c.lastSeen < idle || (c.halfClosed && c.lastSeen < half) { expired.append((k, c)) }
+        guard !expired.isEmpty else { return }
+        expired.sort { $0.1.id < $1.1.id }
+        for (k, c) in expired {
+            table.removeValue(forKey: k)
+            summary.timeouts += 1
+            close(c)
+        }
+    }
+
+    /// Evicts the least recently active eighth of the table (at least one connection).
+    private func evict() {
+        let n = max(1, table.count / 8)
+        let victims = table.sorted { ($0.value.lastSeen, $0.value.id) < ($1.value.lastSeen, $1.value.id) }.prefix(n)
+        for (k, c) in victims {
+            table.removeValue(forKey: k)
+            summary.evictions += 1
+            close(c)
+        }
+    }
+}
+
+extension CaptureEngine: ConnectionDelegate {
+    func requestStarted(_ request: HTTPMessage, on connection: TCPConnection) -> (id: UInt64, link: Link?) {
+        let id = nextExchangeID
+        nextExchangeID += 1
+        var link: Link?
+        switch connection.leg {
+        case .front:
+            linker.frontStarted(id: id, start: request.startTime, serverHost: connection.serverAddress, target: request.target)
+        case .back:
+            link = linker.link(start: request.startTime, clientHost: connection.clientAddress, target: request.target)
+        case .direct:
+            break
+        }
+        return (id, link)
+    }
+
+    func exchangeFinished(_ exchange: Exchange, on connection: TCPConnection) {
+        if exchange.leg == .front { linker.frontEnded(id: exchange.id) }
+        if exchange.link != nil { summary.linkedBackExchanges += 1 }
+        summary.exchanges += 1
+        if exchange.isComplete { summary.completeExchanges += 1 } else { summary.incompleteExchanges += 1 }
+        if exchange.request.bodyTruncation != nil || exchange.response?.bodyTruncation != nil { summary.truncatedBodies += 1 }
+        outbox.append(exchange)
+    }
+
+    func parseErrorSeen() { summary.parseErrors += 1 }
+    func orphanResponse() { summary.orphanResponses += 1 }
+}

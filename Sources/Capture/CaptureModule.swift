@@ -1,2 +1,0 @@
-/// The Capture module. See docs/ARCHITECTURE.md.
-public enum CaptureModule {}

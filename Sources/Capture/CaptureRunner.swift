@@ -1,0 +1,73 @@
+import HarnessCore
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A process-wide stop request, set from SIGINT/SIGTERM handlers (a lock-free atomic store only).
+public enum StopRequest {
+    static let flag = Atomic<Bool>(false)
+
+    public static var isSet: Bool { flag.load(ordering: .relaxed) }
+    public static func set() { flag.store(true, ordering: .relaxed) }
+    public static func reset() { flag.store(false, ordering: .relaxed) }
+
+    /// Installs handlers so SIGINT and SIGTERM end the capture loop cleanly.
+    public static func installSignalHandlers() {
+        // A parent may have started us with these blocked (test runners do): unblock them here.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        signal(SIGINT) { _ in StopRequest.flag.store(true, ordering: .relaxed) }
+        signal(SIGTERM) { _ in StopRequest.flag.store(true, ordering: .relaxed) }
+    }
+}
+
+/// When a capture loop stops by itself.
+public struct CaptureLimits: Sendable {
+    public var durationMicros: Int64?
+    public var packetCount: Int?
+    public init(durationMicros: Int64? = nil, packetCount: Int? = nil) {
+        self.durationMicros = durationMicros
+        self.packetCount = packetCount
+    }
+}
+
+/// Drives a `PcapSource` into a `CaptureEngine` until the end, a limit, or a stop request.
+public enum CaptureRunner {
+    /// Reads every packet; on a read error the engine is still finished (what was decoded is kept)
+    /// before the error is rethrown.
+    public static func run(source: PcapSource, engine: CaptureEngine, limits: CaptureLimits = CaptureLimits()) throws {
+        let started = Clock.monotonicNanos()
+        var failure: (any Error)?
+        loop: while true {
+            if StopRequest.isSet { break }
+            if let d = limits.durationMicros, Int64((Clock.monotonicNanos() - started) / 1000) >= d { break }
+            if let n = limits.packetCount, source.packetNumber >= n { break }
+            do {
+                switch try source.read() {
+                case .packet(let p):
+                    do {
+                        try engine.process(p.bytes, linkType: source.linkType, wireLength: p.wireLength, timestamp: p.timestamp)
+                    } catch let e as HarnessError {
+                        failure = e
+                        break loop
+                    }
+                case .idle:
+                    continue
+                case .end:
+                    break loop
+                }
+            } catch {
+                failure = error
+                break loop
+            }
+        }
+        try engine.finish()
+        if let failure { throw failure }
+    }
+}

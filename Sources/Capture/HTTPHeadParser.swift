@@ -1,0 +1,196 @@
+internal import HarnessCore
+
+/// Parses HTTP/1.x start lines and header sections from bytes. Pure functions, no state.
+enum HTTPHeadParser {
+    static let lf: UInt8 = 0x0a
+    static let cr: UInt8 = 0x0d
+    static let sp: UInt8 = 0x20
+    static let tab: UInt8 = 0x09
+    static let colon: UInt8 = 0x3a
+
+    /// tchar per RFC 9110.
+    @inline(__always)
+    static func isToken(_ c: UInt8) -> Bool {
+        switch c {
+        case 0x30...0x39, 0x41...0x5a, 0x61...0x7a: return true
+        case 0x21, 0x23, 0x24, 0x25, 0x26, 0x27, 0x2a, 0x2b, 0x2d, 0x2e, 0x5e, 0x5f, 0x60, 0x7c, 0x7e: return true
+        default: return false
+        }
+    }
+
+    /// The line `[start, end)` without its trailing CR.
+    @inline(__always)
+    static func trimCR(_ p: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Int {
+        end > start && p[end - 1] == cr ? end - 1 : end
+    }
+
+    static func string(_ p: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> String {
+        String(decoding: UnsafeBufferPointer(rebasing: p[start..<end]), as: UTF8.self)
+    }
+
+    /// `HTTP/d.d` at `start` (exactly 8 bytes).
+    static func version(_ p: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> HTTPVersionNumber? {
+        guard end - start == 8, p[start] == 0x48, p[start + 1] == 0x54, p[start + 2] == 0x54, p[start + 3] == 0x50,
+            p[start + 4] == 0x2f, p[start + 6] == 0x2e
+        else { return nil }
+        let major = p[start + 5] &- 0x30
+        let minor = p[start + 7] &- 0x30
+        guard major == 1, minor <= 9 else { return nil }
+        return HTTPVersionNumber(major: major, minor: minor)
+    }
+
+    /// Parses a start line into `message`; returns an error text when it is not one.
+    static func startLine(_ p: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int, into m: inout HTTPMessage) -> String? {
+        if m.isRequest {
+            var i = start
+            while i < end && isToken(p[i]) { i += 1 }
+            guard i > start, i < end, p[i] == sp else { return "bad request method" }
+            let methodEnd = i
+            i += 1
+            let targetStart = i
+            while i < end && p[i] != sp { i += 1 }
+            guard i > targetStart, i < end else { return "bad request line" }
+            let targetEnd = i
+            guard let v = version(p, i + 1, end) else { return "bad HTTP version in request line" }
+            for j in targetStart..<targetEnd where p[j] < 0x21 || p[j] == 0x7f { return "bad request target" }
+            m.method = string(p, start, methodEnd)
+            m.target = string(p, targetStart, targetEnd)
+            m.version = v
+        } else {
+            guard end - start >= 12, let v = version(p, start, start + 8), p[start + 8] == sp else {
+                return "bad status line"
+            }
+            var status: UInt16 = 0
+            for j in (start + 9)..<(start + 12) {
+                let d = p[j] &- 0x30
+                guard d <= 9 else { return "bad status code" }
+                status = status * 10 + UInt16(d)
+            }
+            guard status >= 100 else { return "bad status code" }
+            if end > start + 12 {
+                guard p[start + 12] == sp else { return "bad status line" }
+                m.reason = string(p, start + 13, end)
+            }
+            m.status = status
+            m.version = v
+        }
+        return nil
+    }
+
+    /// Parses header lines in `[start, end)` (each ending in LF, the terminating empty line excluded).
+    static func fields(_ p: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int, into headers: inout Headers) -> String? {
+        var lineStart = start
+        while lineStart < end {
+            var lf = lineStart
+            while lf < end && p[lf] != lf_ { lf += 1 }
+            let lineEnd = trimCR(p, lineStart, lf)
+            if lineEnd > lineStart {
+                if p[lineStart] == sp || p[lineStart] == tab {
+                    // obs-fold: continues the previous value.
+                    guard !headers.isEmpty else { return "header continuation without a header" }
+                    var s = lineStart
+                    while s < lineEnd && (p[s] == sp || p[s] == tab) { s += 1 }
+                    headers[headers.count - 1].value += " " + string(p, s, lineEnd)
+                } else {
+                    var c = lineStart
+                    while c < lineEnd && isToken(p[c]) { c += 1 }
+                    guard c > lineStart, c < lineEnd, p[c] == colon else { return "bad header field name" }
+                    var vs = c + 1
+                    while vs < lineEnd && (p[vs] == sp || p[vs] == tab) { vs += 1 }
+                    // Trailing whitespace is kept, as sent (llhttp/SwiftNIO keep it too).
+                    let ve = lineEnd
+                    for j in vs..<ve where (p[j] < 0x20 && p[j] != tab) || p[j] == 0x7f {
+                        return "bad character in header value"
+                    }
+                    headers.append(HeaderField(string(p, lineStart, c), string(p, vs, ve)))
+                }
+            }
+            lineStart = lf + 1
+        }
+        return nil
+    }
+    private static let lf_: UInt8 = 0x0a
+
+    typealias BodyMode = HTTPBodyMode
+
+    static func lowercasedCodings(_ headers: Headers) -> [Substring]? {
+        var codings: [Substring] = []
+        var seen = false
+        for f in headers where f.name.caseInsensitiveEquals("transfer-encoding") {
+            seen = true
+            for part in f.value.split(separator: ",") {
+                codings.append(Substring(part.trimmedOWS().lowercased()))
+            }
+        }
+        return seen ? codings : nil
+    }
+
+    /// The Content-Length, nil when absent; throws text when invalid or conflicting.
+    static func contentLength(_ headers: Headers) -> Result<UInt64?, ParseFailure> {
+        var value: UInt64?
+        for f in headers where f.name.caseInsensitiveEquals("content-length") {
+            for part in f.value.split(separator: ",", omittingEmptySubsequences: false) {
+                let t = part.trimmedOWS()
+                guard !t.isEmpty, t.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let n = UInt64(t) else {
+                    return .failure(ParseFailure("bad Content-Length"))
+                }
+                if let v = value, v != n { return .failure(ParseFailure("conflicting Content-Length values")) }
+                value = n
+            }
+        }
+        return .success(value)
+    }
+
+    static func requestBodyMode(_ headers: Headers) -> Result<BodyMode, ParseFailure> {
+        if let codings = lowercasedCodings(headers) {
+            guard codings.last == "chunked" else {
+                return .failure(ParseFailure("request Transfer-Encoding does not end in chunked"))
+            }
+            return .success(.chunked)
+        }
+        switch contentLength(headers) {
+        case .failure(let e): return .failure(e)
+        case .success(let n): return .success(n.map { $0 == 0 ? .none : .length($0) } ?? .none)
+        }
+    }
+
+    static func responseBodyMode(status: UInt16, requestMethod: String?, headers: Headers) -> Result<BodyMode, ParseFailure> {
+        if status == 101 { return .success(.tunnel) }
+        if status < 200 || status == 204 || status == 304 { return .success(.none) }
+        if requestMethod == "HEAD" { return .success(.none) }
+        if requestMethod == "CONNECT" && status < 300 { return .success(.tunnel) }
+        if let codings = lowercasedCodings(headers) {
+            return .success(codings.last == "chunked" ? .chunked : .close)
+        }
+        switch contentLength(headers) {
+        case .failure(let e): return .failure(e)
+        case .success(let n): return .success(n.map { $0 == 0 ? .none : .length($0) } ?? .close)
+        }
+    }
+}
+
+struct ParseFailure: Error {
+    var message: String
+    init(_ message: String) { self.message = message }
+}
+
+extension StringProtocol {
+    func trimmedOWS() -> Substring {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
+        while let l = s.last, l == " " || l == "\t" { s.removeLast() }
+        return s
+    }
+}
+
+/// How a message body is delimited.
+public enum HTTPBodyMode: Sendable, Equatable {
+    /// No body (HEAD, 1xx, 204, 304, a request without Content-Length or chunked).
+    case none
+    case length(UInt64)
+    case chunked
+    /// Until the connection closes (responses only).
+    case close
+    /// The connection switched protocols (101, CONNECT 2xx): the bytes are counted, not parsed.
+    case tunnel
+}

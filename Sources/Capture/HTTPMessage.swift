@@ -1,0 +1,83 @@
+public import HarnessCore
+private import Crypto
+
+/// One HTTP/1.x request or response as the stream parser found it, with how it was delimited and
+/// what was missing.
+public struct HTTPMessage: Sendable, Equatable {
+    public var isRequest: Bool
+    public var method = ""
+    public var target = ""
+    public var status: UInt16 = 0
+    public var reason = ""
+    public var version = HTTPVersionNumber.http11
+    public var headers: Headers = []
+    /// The body after chunk decoding, at most the configured maximum.
+    public var body: [UInt8] = []
+    /// The whole body's length (bytes seen plus bytes lost in gaps).
+    public var bodyLength: UInt64 = 0
+    /// Set when the body was longer than the maximum kept.
+    public var truncation: BodyTruncation?
+    public var trailers: Headers = []
+    public var chunked = false
+    public var contentLength = false
+    public var closeDelimited = false
+    /// Microseconds (packet time) of the first and last byte.
+    public var startTime: Int64 = 0
+    public var endTime: Int64 = 0
+    /// Bytes of this message lost from the capture.
+    public var gapBytes: UInt64 = 0
+    /// False when the stream ended or broke before the message did.
+    public var complete = false
+    public var snaplenTruncated = false
+    public var parseError: ParseError?
+    /// The parser found this message by resynchronising (mid-stream join or after a gap/garbage).
+    public var resynchronized = false
+    /// Offset of the first byte within the direction's stream.
+    public var streamOffset: UInt64 = 0
+
+    public init(isRequest: Bool) { self.isRequest = isRequest }
+}
+
+/// Collects a body up to a maximum; past it, counts and SHA-256-digests the rest.
+struct BodyAccumulator {
+    var kept: [UInt8] = []
+    var length: UInt64 = 0
+    var cut = false
+    private var hasher: SHA256?
+    let maximum: Int
+
+    init(maximum: Int) { self.maximum = maximum }
+
+    mutating func add(_ bytes: UnsafeRawBufferPointer) {
+        length += UInt64(bytes.count)
+        if cut { return }
+        if hasher == nil {
+            let room = maximum - kept.count
+            if bytes.count <= room {
+                kept.append(contentsOf: bytes)
+                return
+            }
+            kept.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[0..<room]))
+            var h = SHA256()
+            kept.withUnsafeBytes { h.update(bufferPointer: $0) }
+            h.update(bufferPointer: UnsafeRawBufferPointer(rebasing: bytes[room...]))
+            hasher = h
+        } else {
+            hasher!.update(bufferPointer: bytes)
+        }
+    }
+
+    /// Bytes lost in a gap: counted, and nothing after them is kept (never glue across a hole).
+    mutating func lose(_ count: Int) {
+        length += UInt64(count)
+        cut = true
+        hasher = nil
+    }
+
+    var truncation: BodyTruncation? {
+        guard let hasher, !cut else { return nil }
+        return BodyTruncation(originalLength: length, sha256: Array(hasher.finalize()))
+    }
+
+    var truncated: Bool { hasher != nil }
+}

@@ -1,0 +1,358 @@
+internal import HarnessCore
+
+/// A request waiting for its final response.
+struct PendingExchange {
+    var id: UInt64
+    var sequence: UInt32
+    var request: HTTPMessage
+    var requestDone = false
+    var interim: [InterimResponse] = []
+    var continueSeen = false
+    var link: Link?
+    var responseParseError: ParseError?
+    /// A final response that came before the request ended (an early answer): emitted when it does.
+    var earlyResponse: HTTPMessage?
+}
+
+/// Where a connection sends what it found: exchange ids, links and finished exchanges.
+protocol ConnectionDelegate: AnyObject {
+    /// A request head was seen: the id of its exchange and, for back requests, its link.
+    func requestStarted(_ request: HTTPMessage, on connection: TCPConnection) -> (id: UInt64, link: Link?)
+    /// An exchange is finished (or abandoned).
+    func exchangeFinished(_ exchange: Exchange, on connection: TCPConnection)
+    /// Bytes that were not HTTP.
+    func parseErrorSeen()
+    /// A response that matched no request.
+    func orphanResponse()
+}
+
+/// One TCP connection: both directions' reassembly and HTTP framing, and request/response pairing.
+///
+/// Not thread-safe: owned by one `CaptureEngine`.
+final class TCPConnection {
+    let id: UInt64
+    let clientAddress: IPAddress
+    let clientPort: UInt16
+    let serverAddress: IPAddress
+    let serverPort: UInt16
+    let leg: Leg
+    let info: ConnectionInfo
+    var lastSeen: Int64
+    var clientStream: TCPReassembler
+    var serverStream: TCPReassembler
+    var requests: HTTPStreamParser
+    var responses: HTTPStreamParser
+    var pending: [PendingExchange] = []
+    var clientEnded = false
+    var serverEnded = false
+    var reset = false
+    var nextSequence: UInt32 = 0
+    /// An upgraded/CONNECT exchange waits for the end of the connection to count its tunnel bytes.
+    var tunnelExchange: Exchange?
+    var synSequence: UInt32?
+    var sawSYN = false
+    /// A valid HTTP head was seen on this connection.
+    var httpSeen = false
+    /// The first bytes were not HTTP (TLS, another protocol): the connection is only tracked, not parsed.
+    var notHTTP = false
+    unowned let delegate: any ConnectionDelegate
+
+    init(
+        id: UInt64, client: (IPAddress, UInt16), server: (IPAddress, UInt16), leg: Leg, options: CaptureOptions,
+        time: Int64, delegate: any ConnectionDelegate
+    ) {
+        self.id = id
+        clientAddress = client.0
+        clientPort = client.1
+        serverAddress = server.0
+        serverPort = server.1
+        self.leg = leg
+        info = ConnectionInfo(
+            id: id, client: Endpoint(host: client.0.description, port: client.1),
+            server: Endpoint(host: server.0.description, port: server.1))
+        lastSeen = time
+        clientStream = TCPReassembler(maxPendingBytes: options.maxConnectionBuffer)
+        serverStream = TCPReassembler(maxPendingBytes: options.maxConnectionBuffer)
+        requests = HTTPStreamParser(role: .request, maxBody: options.maxBody, maxBufferedBytes: options.maxConnectionBuffer)
+        responses = HTTPStreamParser(role: .response, maxBody: options.maxBody, maxBufferedBytes: options.maxConnectionBuffer)
+        self.delegate = delegate
+    }
+
+    var ended: Bool { reset || (clientEnded && serverEnded) }
+    var halfClosed: Bool { clientEnded || serverEnded }
+    var joinedMidStream: Bool { clientStream.joinedMidStream || serverStream.joinedMidStream }
+
+    /// Takes one segment of this connection.
+    func handle(_ s: TCPSegment, payload: UnsafeRawBufferPointer, time: Int64) {
+        lastSeen = time
+        let fromClient = s.source == clientAddress && s.sourcePort == clientPort
+        if s.isSYN && fromClient && !s.hasACK { sawSYN = true; synSequence = s.sequence }
+        if s.isRST {
+            reset = true
+            end(time: time)
+            return
+        }
+        if notHTTP {
+            if s.isFIN { if fromClient { clientEnded = true } else { serverEnded = true } }
+            return
+        }
+        if fromClient {
+            if s.hasACK { serverStream.peerAcknowledged(s.acknowledgment) { feedResponses($0, time: time) } }
+            if s.missingBytes > 0 { requests.noteSnaplenTruncation() }
+            if !clientStream.synchronized && !s.isSYN && !payload.isEmpty { requests = midStreamParser(.request) }
+            clientStream.segment(sequence: s.sequence, flags: s.flags, payload: payload, missing: s.missingBytes) {
+                feedRequests($0, time: time)
+            }
+            if clientStream.finished && !clientEnded {
+                clientEnded = true
+                requests.finish(time: time)
+            }
+        } else {
+            if s.hasACK { clientStream.peerAcknowledged(s.acknowledgment) { feedRequests($0, time: time) } }
+            if s.missingBytes > 0 { responses.noteSnaplenTruncation() }
+            if !serverStream.synchronized && !s.isSYN && !payload.isEmpty { responses = midStreamParser(.response) }
+            serverStream.segment(sequence: s.sequence, flags: s.flags, payload: payload, missing: s.missingBytes) {
+                feedResponses($0, time: time)
+            }
+            if serverStream.finished && !serverEnded {
+                serverEnded = true
+                responses.finish(time: time)
+            }
+        }
+        pump()
+    }
+
+    private func midStreamParser(_ role: HTTPStreamParser.Role) -> HTTPStreamParser {
+        HTTPStreamParser(role: role, maxBody: requests.maxBody, maxBufferedBytes: requests.maxBufferedBytes, midStream: true)
+    }
+
+    private func feedRequests(_ piece: StreamPiece, time: Int64) {
+        switch piece {
+        case .bytes(let b): requests.append(b, time: time)
+        case .gap(let n): requests.gap(n, time: time)
+        }
+        // Parse as we go so a buffer never holds more than one packet's worth of parsed bytes.
+        pump()
+    }
+
+    private func feedResponses(_ piece: StreamPiece, time: Int64) {
+        switch piece {
+        case .bytes(let b): responses.append(b, time: time)
+        case .gap(let n): responses.gap(n, time: time)
+        }
+        pump()
+    }
+
+    /// Ends both directions (FIN seen both ways, RST, timeout, eviction or end of capture).
+    func end(time: Int64) {
+        if notHTTP { return }
+        clientStream.flush { feedRequests($0, time: time) }
+        serverStream.flush { feedResponses($0, time: time) }
+        if !clientEnded {
+            clientEnded = true
+            requests.finish(time: time)
+        }
+        if !serverEnded {
+            serverEnded = true
+            responses.finish(time: time)
+        }
+        pump()
+        // Whatever still waits has no (final) response.
+        let left = pending
+        pending.removeAll()
+        for p in left { emit(p, response: p.earlyResponse, time: time) }
+        if var t = tunnelExchange {
+            t.tunnel = TunnelBytes(clientToServer: requests.tunnelBytes, serverToClient: responses.tunnelBytes)
+            tunnelExchange = nil
+            delegate.exchangeFinished(t, on: self)
+        }
+    }
+
+    private var pumping = false
+
+    /// Drains both parsers' events until neither has more.
+    func pump() {
+        guard !pumping else { return }
+        pumping = true
+        defer { pumping = false }
+        var progress = true
+        while progress {
+            progress = false
+            while let e = requests.next() {
+                progress = true
+                requestEvent(e)
+            }
+            while let e = responses.next() {
+                progress = true
+                responseEvent(e)
+            }
+        }
+    }
+
+    private func requestEvent(_ e: HTTPStreamParser.Event) {
+        switch e {
+        case .head(let m):
+            httpSeen = true
+            let (id, link) = delegate.requestStarted(m, on: self)
+            pending.append(PendingExchange(id: id, sequence: nextSequence, request: m, link: link))
+            nextSequence += 1
+        case .message(let m):
+            if let i = pending.lastIndex(where: { !$0.requestDone && $0.request.streamOffset == m.streamOffset }) {
+                pending[i].request = m
+                pending[i].requestDone = true
+                if let r = pending[i].earlyResponse {
+                    let p = pending.remove(at: i)
+                    emit(p, response: r, time: r.endTime)
+                }
+            }
+        case .malformed(let error, let time):
+            guard httpSeen else {
+                notHTTP = true
+                return
+            }
+            delegate.parseErrorSeen()
+            var request = HTTPMessage(isRequest: true)
+            request.startTime = time
+            request.endTime = time
+            request.parseError = error
+            let (id, _) = delegate.requestStarted(request, on: self)
+            var p = PendingExchange(id: id, sequence: nextSequence, request: request, requestDone: true)
+            p.responseParseError = nil
+            nextSequence += 1
+            emit(p, response: nil, time: time)
+        }
+    }
+
+    /// Index of the pending exchange a response starting at `start` answers.
+    private func pairIndex(for m: HTTPMessage) -> Int? {
+        guard !pending.isEmpty else { return nil }
+        if m.resynchronized {
+            // After a join or a gap: the latest request that started before this response.
+            return pending.lastIndex { $0.request.startTime <= m.startTime }
+        }
+        guard let i = pending.firstIndex(where: { $0.earlyResponse == nil }) else { return nil }
+        return pending[i].request.startTime <= m.startTime ? i : nil
+    }
+
+    private var currentResponseIndex: Int?
+
+    private func responseEvent(_ e: HTTPStreamParser.Event) {
+        switch e {
+        case .head(let m):
+            httpSeen = true
+            let index = pairIndex(for: m)
+            if let index, index > 0 {
+                // Requests before the resynchronised response lost theirs.
+                let lost = pending[0..<index]
+                pending.removeFirst(index)
+                for p in lost { emit(p, response: p.earlyResponse, time: m.startTime) }
+            }
+            currentResponseIndex = index == nil ? nil : 0
+            let method = index == nil ? nil : pending[0].request.method
+            switch HTTPHeadParser.responseBodyMode(status: m.status, requestMethod: method, headers: m.headers) {
+            case .success(let mode):
+                if mode == .tunnel {
+                    requests.resolveUpgrade(accepted: true)
+                } else if m.status >= 200, index != nil,
+                    pending[0].request.method == "CONNECT" || pending[0].request.headers.first("upgrade") != nil
+                {
+                    requests.resolveUpgrade(accepted: false)
+                }
+                responses.setBodyMode(mode)
+            case .failure(let f):
+                if index != nil { pending[0].responseParseError = ParseError(offset: m.streamOffset, message: f.message) }
+                delegate.parseErrorSeen()
+                responses.setBodyMode(.close)
+            }
+        case .message(let m):
+            guard currentResponseIndex != nil, !pending.isEmpty else {
+                delegate.orphanResponse()
+                return
+            }
+            if m.status >= 100 && m.status < 200 && m.status != 101 {
+                pending[0].interim.append(InterimResponse(status: m.status, reason: m.reason, headers: m.headers))
+                if m.status == 100 { pending[0].continueSeen = true }
+                return
+            }
+            currentResponseIndex = nil
+            if !pending[0].requestDone && pending[0].request.complete == false && m.complete
+                && pending.count == 1 && pending[0].request.parseError == nil
+            {
+                // Answered before the request body ended: wait for the request (or the connection end).
+                pending[0].earlyResponse = m
+                return
+            }
+            let p = pending.removeFirst()
+            emit(p, response: m, time: m.endTime)
+        case .malformed(let error, _):
+            guard httpSeen else {
+                notHTTP = true
+                return
+            }
+            delegate.parseErrorSeen()
+            if !pending.isEmpty && pending[0].responseParseError == nil { pending[0].responseParseError = error }
+        }
+    }
+
+    private func emit(_ p: PendingExchange, response: HTTPMessage?, time: Int64) {
+        let q = p.request
+        var framing: Framing = []
+        if q.chunked { framing.insert(.requestChunked) }
+        if q.contentLength { framing.insert(.requestContentLength) }
+        var flags = Flags()
+        flags.incomplete = !p.requestDone || !q.complete || response == nil || !(response?.complete ?? false)
+        flags.gapBytes = q.gapBytes + (response?.gapBytes ?? 0)
+        flags.snaplenTruncated = q.snaplenTruncated || (response?.snaplenTruncated ?? false)
+        flags.parseError = q.parseError ?? response?.parseError ?? p.responseParseError
+        flags.midStream = q.resynchronized || (response?.resynchronized ?? false)
+        let request = Request(
+            method: q.method, target: q.target, version: q.version, headers: q.headers, body: q.body,
+            bodyTruncation: q.truncation, trailers: q.trailers)
+        var timing = Timing(requestStart: q.startTime, requestEnd: p.requestDone ? q.endTime : 0)
+        var resp: Response?
+        var tunnel = false
+        if let r = response {
+            if r.chunked { framing.insert(.responseChunked) }
+            if r.contentLength { framing.insert(.responseContentLength) }
+            if r.closeDelimited { framing.insert(.responseCloseDelimited) }
+            if r.status == 101 {
+                framing.insert(.upgrade)
+                tunnel = true
+            } else if q.method == "CONNECT" && r.status >= 200 && r.status < 300 {
+                framing.insert(.connectTunnel)
+                tunnel = true
+            }
+            if keepsAlive(q, r) { framing.insert(.keepAlive) }
+            resp = Response(
+                status: r.status, reason: r.reason, version: r.version, headers: r.headers, body: r.body,
+                bodyTruncation: r.truncation, trailers: r.trailers, interim: p.interim)
+            timing.responseStart = r.startTime
+            timing.responseEnd = r.endTime
+        }
+        if p.continueSeen && q.headers.first("expect")?.lowercased() == "100-continue" { framing.insert(.continueSeen) }
+        // A body with a hole keeps only the bytes before it: say how long it really was.
+        var annotations: [Annotation] = []
+        if q.gapBytes > 0 && q.bodyLength > UInt64(q.body.count) && q.truncation == nil {
+            annotations.append(Annotation("request_body_length", String(q.bodyLength)))
+        }
+        if let r = response, r.gapBytes > 0 && r.bodyLength > UInt64(r.body.count) && r.truncation == nil {
+            annotations.append(Annotation("response_body_length", String(r.bodyLength)))
+        }
+        let exchange = Exchange(
+            id: p.id, leg: leg, connection: info, sequence: p.sequence, timing: timing, request: request, response: resp,
+            framing: framing, flags: flags, link: p.link, annotations: annotations)
+        if tunnel {
+            tunnelExchange = exchange
+        } else {
+            delegate.exchangeFinished(exchange, on: self)
+        }
+    }
+
+    private func keepsAlive(_ q: HTTPMessage, _ r: HTTPMessage) -> Bool {
+        if r.closeDelimited { return false }
+        let connection = (q.headers.all("connection") + r.headers.all("connection")).joined(separator: ",").lowercased()
+        if connection.contains("close") { return false }
+        if r.version.minor == 0 || q.version.minor == 0 { return connection.contains("keep-alive") }
+        return true
+    }
+}

@@ -1,5 +1,0 @@
-import Testing
-
-@Test func CaptureTestsBuilds() {
-    #expect(Bool(true))
-}
