@@ -104,7 +104,9 @@ import Testing
         let started = Date()
         let slowReply = text(slow.receive(timeout: 5))
         #expect(slowReply.hasPrefix("HTTP/1.1 408"))
-        #expect(Date().timeIntervalSince(started) < 3)
+        // The 408 comes from the 1 s head timeout, not at once (receive(timeout: 5) bounds the wait;
+        // no upper bound here: under a loaded CI machine timers run late, and speed is for benchmarks).
+        #expect(Date().timeIntervalSince(started) >= 0.9)
 
         // Still serving normal traffic afterwards.
         #expect(try Curl.fetch(proxy.url("/")).status == 200)
