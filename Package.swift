@@ -56,11 +56,11 @@ let package = Package(
         // Off-the-wire capture: pcap decoding, TCP reassembly, HTTP/1.x framing, libpcap source.
         .target(name: "Capture", dependencies: ["HarnessCore", "CPcap"], swiftSettings: upcoming),
         // The recording reverse proxy (SwiftNIO).
-        .target(name: "Proxy", dependencies: ["HarnessCore"] + nio, swiftSettings: upcoming),
+        .target(name: "Proxy", dependencies: ["HarnessCore", .product(name: "Crypto", package: "swift-crypto")] + nio, swiftSettings: upcoming),
         // The diff engine, noise rules, reports and the gate. Pure logic.
         .target(
             name: "Diff",
-            dependencies: ["HarnessCore", .product(name: "Yams", package: "Yams")],
+            dependencies: ["HarnessCore", "CCompression", .product(name: "Yams", package: "Yams")],
             swiftSettings: upcoming),
         // Replay: the client side, the simulated backends, the result log.
         .target(

@@ -1,10 +1,12 @@
 /// Reads log records back into exchanges, keeping the per-segment name and body tables.
 struct ExchangeDecoder {
     private var names: [String] = []
+    private var values: [String] = []
     private var bodies: [[UInt8]] = []
 
     mutating func resetSegment() {
         names.removeAll(keepingCapacity: true)
+        values.removeAll(keepingCapacity: true)
         bodies.removeAll(keepingCapacity: true)
     }
 
@@ -40,7 +42,7 @@ struct ExchangeDecoder {
         }
     }
 
-    private func decodeExchange(_ r: inout ByteReader) throws -> Exchange {
+    private mutating func decodeExchange(_ r: inout ByteReader) throws -> Exchange {
         let id = try r.varint()
         guard let leg = Leg(rawValue: try r.u8()) else { throw DecodeFailure(message: "unknown leg", offset: r.offset) }
         var conn = ConnectionInfo()
@@ -121,7 +123,7 @@ struct ExchangeDecoder {
 
     private func version(_ b: UInt8) -> HTTPVersionNumber { HTTPVersionNumber(major: b >> 4, minor: b & 0x0f) }
 
-    private func headers(_ r: inout ByteReader) throws -> Headers {
+    private mutating func headers(_ r: inout ByteReader) throws -> Headers {
         let n = try r.count(limit: r.remaining)
         var out: Headers = []
         out.reserveCapacity(n)
@@ -137,9 +139,21 @@ struct ExchangeDecoder {
             } else {
                 throw DecodeFailure(message: "header name #\(i) is not defined", offset: at)
             }
-            out.append(HeaderField(name, try r.string()))
+            out.append(HeaderField(name, try value(&r)))
         }
         return out
+    }
+
+    private mutating func value(_ r: inout ByteReader) throws -> String {
+        let at = r.offset
+        let ref = try r.count()
+        if ref == 0 {
+            let v = try r.string()
+            if v.utf8.count <= LogFormat.maxTabledValueLength && values.count < LogFormat.maxTabledValues { values.append(v) }
+            return v
+        }
+        guard ref <= values.count else { throw DecodeFailure(message: "header value #\(ref) is not defined", offset: at) }
+        return values[ref - 1]
     }
 
     private func body(_ r: inout ByteReader) throws -> [UInt8] {

@@ -4,6 +4,7 @@ internal import CHarnessSupport
 /// content-addressed bodies). Name and body records it needs are emitted before the exchange.
 struct ExchangeEncoder {
     private var names: [String: Int] = [:]
+    private var values: [String: Int] = [:]
     private var bodyIndex: [UInt64: [Int]] = [:]
     private var bodies: [[UInt8]] = []
     /// Unique body bytes held in this segment (the writer starts a new segment past a limit).
@@ -11,6 +12,7 @@ struct ExchangeEncoder {
 
     mutating func resetSegment() {
         names.removeAll(keepingCapacity: true)
+        values.removeAll(keepingCapacity: true)
         bodyIndex.removeAll(keepingCapacity: true)
         bodies.removeAll(keepingCapacity: true)
         segmentBodyBytes = 0
@@ -134,9 +136,23 @@ struct ExchangeEncoder {
                 added += 1
                 body.varint(UInt64(i))
             }
-            body.string(h.value)
+            encodeValue(h.value, into: &body)
         }
         return added
+    }
+
+    /// Header value: `varint 0` + string for a literal (short literals join the segment's value
+    /// table), `varint k` for the k-th table entry (1-based).
+    private mutating func encodeValue(_ value: String, into body: inout ByteWriter) {
+        if let i = values[value] {
+            body.varint(UInt64(i + 1))
+            return
+        }
+        body.varint(0)
+        body.string(value)
+        if value.utf8.count <= LogFormat.maxTabledValueLength && values.count < LogFormat.maxTabledValues {
+            values[value] = values.count
+        }
     }
 
     /// Body reference: 0 is the empty body, k is the k-th body record of the segment (1-based).

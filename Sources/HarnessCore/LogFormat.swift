@@ -18,6 +18,11 @@ public enum LogFormat {
         case zstd = 1
     }
 
+    /// Header values of at most this many UTF-8 bytes join the per-segment value table.
+    static let maxTabledValueLength = 512
+    /// The per-segment value table stops growing at this many entries.
+    static let maxTabledValues = 65536
+
     /// Block flag: this block starts a new segment; readers forget the name and body tables.
     static let flagSegmentStart: UInt8 = 1
 

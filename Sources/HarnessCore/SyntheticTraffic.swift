@@ -14,8 +14,11 @@ public struct SyntheticTraffic {
     private var backConnection: UInt64 = 1_000_000
     private var sequence: UInt32 = 0
     private let assets: [(String, String, [UInt8])]
+    private let uniqueBodies: Bool
 
-    public init(seed: UInt64 = 42, start: Int64 = 1_700_000_000_000_000) {
+    /// `uniqueBodies`: every static asset body differs (a worst case for the log's body dedup).
+    public init(seed: UInt64 = 42, start: Int64 = 1_700_000_000_000_000, uniqueBodies: Bool = false) {
+        self.uniqueBodies = uniqueBodies
         rng = SplitMix64(seed: seed)
         clock = start
         var gen = SplitMix64(seed: seed ^ 0x5eed)
@@ -65,6 +68,7 @@ public struct SyntheticTraffic {
             let a = assets[Int(rng.next() % UInt64(assets.count))]
             target = a.0
             respBody = a.2
+            if uniqueBodies { respBody += Array("\n/* build \(nextID) \(rng.next()) */\n".utf8) }
             contentType = a.1
             extraResp.append(HeaderField("Cache-Control", "public, max-age=31536000"))
             extraResp.append(HeaderField("ETag", "\"\(String(a.2.count, radix: 16))-5f3a\""))

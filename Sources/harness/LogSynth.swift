@@ -10,6 +10,7 @@ struct LogSynth: AsyncParsableCommand {
     @Option(help: "Random seed.") var seed: UInt64 = 42
     @Option(help: "Block codec: zstd or none.") var codec: String = "zstd"
     @Flag(help: "Front leg only.") var frontOnly = false
+    @Flag(help: "Make every static-asset body unique (worst case for body dedup).") var uniqueBodies = false
     @Option(name: .shortAndLong, help: "The recording log to write.") var output: String
 
     func run() async throws {
@@ -19,7 +20,7 @@ struct LogSynth: AsyncParsableCommand {
             header["source"] = "synthetic"
             header["original_host"] = "www.example.com"
             let writer = try LogWriter(path: output, header: header, options: LogWriterOptions(codec: c))
-            var gen = SyntheticTraffic(seed: seed)
+            var gen = SyntheticTraffic(seed: seed, uniqueBodies: uniqueBodies)
             for _ in 0..<max(0, count) {
                 let (f, b) = gen.next()
                 try writer.append(f)

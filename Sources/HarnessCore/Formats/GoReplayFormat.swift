@@ -39,7 +39,8 @@ public enum GoReplayFormat {
     /// Reads a GoReplay file as exchanges, pairing each request with its original response by id.
     /// Memory holds the requests still waiting for a response (bounded by `pendingLimit`).
     public final class Reader {
-        private let input: InputStream
+        private let readChunk: () throws -> [UInt8]
+        private var inputOffset: UInt64 = 0
         private var buffer: [UInt8] = []
         private var bufferStart = 0
         private var eof = false
@@ -53,7 +54,19 @@ public enum GoReplayFormat {
 
         public init(path: String, pendingLimit: Int = 100_000) throws {
             self.path = path
-            input = try InputStream(path: path)
+            let input = try InputStream(path: path)
+            readChunk = { try input.read() }
+            self.pendingLimit = pendingLimit
+        }
+
+        /// Reads GoReplay payloads held in memory (tests, fuzzing).
+        public init(bytes: [UInt8], name: String = "<memory>", pendingLimit: Int = 100_000) {
+            path = name
+            var remaining: [UInt8]? = bytes
+            readChunk = {
+                defer { remaining = nil }
+                return remaining ?? []
+            }
             self.pendingLimit = pendingLimit
         }
 
@@ -87,7 +100,7 @@ public enum GoReplayFormat {
             while true {
                 if let sepAt = find(GoReplayFormat.separator, from: bufferStart) {
                     let chunk = Array(buffer[bufferStart..<sepAt])
-                    let offset = input.offset - UInt64(buffer.count - bufferStart)
+                    let offset = inputOffset - UInt64(buffer.count - bufferStart)
                     bufferStart = sepAt + GoReplayFormat.separator.count
                     compact()
                     payloadNumber += 1
@@ -101,7 +114,7 @@ public enum GoReplayFormat {
                     // A trailing payload without separator (a torn file): take it if it has a header.
                     if bufferStart < buffer.count {
                         let rest = Array(buffer[bufferStart...])
-                        let offset = input.offset - UInt64(rest.count)
+                        let offset = inputOffset - UInt64(rest.count)
                         bufferStart = buffer.count
                         if let nl = rest.firstIndex(of: 10), rest.count > nl + 1 {
                             payloadNumber += 1
@@ -110,7 +123,8 @@ public enum GoReplayFormat {
                     }
                     return nil
                 }
-                let more = try input.read()
+                let more = try readChunk()
+                inputOffset += UInt64(more.count)
                 if more.isEmpty { eof = true } else { buffer += more }
             }
         }

@@ -9,7 +9,11 @@ import Foundation
 /// (`:authority`, ...) are dropped; `Host` is taken from the URL when missing.
 public enum HARImporter {
     public static func read(path: String) throws -> [Exchange] {
-        let bytes = try InputStream(path: path).readAll()
+        try read(bytes: try InputStream(path: path).readAll(), path: path)
+    }
+
+    /// Reads a HAR document held in memory; `path` names it in errors.
+    public static func read(bytes: [UInt8], path: String = "<memory>") throws -> [Exchange] {
         let root: Any
         do {
             root = try JSONSerialization.jsonObject(with: Data(bytes))

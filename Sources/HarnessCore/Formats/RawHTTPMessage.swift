@@ -153,17 +153,15 @@ public enum RawHTTPMessage {
         return HTTPVersionNumber(major: major, minor: minor)
     }
 
-    static func trimOWS(_ s: String) -> String { s.trimmingSpaces() }
+    static func trimOWS(_ s: String) -> String { String(s.trimmingSpaces()) }
 }
 
 extension StringProtocol {
-    /// Drops leading and trailing spaces and tabs.
-    public func trimmingSpaces() -> String {
-        let u = Array(utf8)
-        var a = 0
-        var b = u.count
-        while a < b && (u[a] == 32 || u[a] == 9) { a += 1 }
-        while b > a && (u[b - 1] == 32 || u[b - 1] == 9) { b -= 1 }
-        return String(decoding: u[a..<b], as: UTF8.self)
+    /// Drops leading and trailing spaces and tabs (HTTP optional whitespace).
+    public func trimmingSpaces() -> Substring {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
+        while let l = s.last, l == " " || l == "\t" { s.removeLast() }
+        return s
     }
 }

@@ -1,0 +1,75 @@
+import HarnessCore
+
+/// A body reduced to what the comparison needs: decoded length and digest, media type, and the
+/// decoded bytes while they are small enough to diff structurally or show in an example.
+struct BodyPrint {
+    /// Decoded bytes are kept up to this size (JSON field diffs, examples); above it, digest only.
+    static let keepLimit = 1 << 20
+
+    var length: UInt64
+    var hash: UInt64
+    var bytes: [UInt8]?
+    /// `application/json` (lowercased, without parameters).
+    var mediaType: String
+    /// The recorded body was cut: `hash` covers the full body's SHA-256 instead.
+    var truncated: Bool
+    /// The content-encoding could not be undone: `hash` covers the encoded bytes.
+    var undecodable: Bool
+
+    init(body: [UInt8], truncation: BodyTruncation?, headers: Headers) {
+        mediaType = (headers.first("content-type") ?? "").split(separator: ";").first.map {
+            String($0).trimmingWhitespace().lowercased()
+        } ?? ""
+        if let truncation {
+            truncated = true
+            undecodable = false
+            length = truncation.originalLength
+            hash = Self.fnv(truncation.sha256)
+            bytes = nil
+            return
+        }
+        truncated = false
+        let encoding = headers.first("content-encoding") ?? ""
+        var decoded = body
+        undecodable = false
+        if !encoding.isEmpty {
+            if let d = BodyDecoding.decode(body, encoding: encoding) { decoded = d } else { undecodable = true }
+        }
+        length = UInt64(decoded.count)
+        hash = Self.fnv(decoded)
+        bytes = decoded.count <= Self.keepLimit ? decoded : nil
+    }
+
+    var isJSON: Bool {
+        if mediaType.hasSuffix("json") || mediaType.hasSuffix("+json") { return true }
+        guard mediaType.isEmpty, let b = bytes, let f = b.first(where: { $0 != 32 && $0 != 10 && $0 != 13 && $0 != 9 }) else {
+            return false
+        }
+        return f == UInt8(ascii: "{") || f == UInt8(ascii: "[")
+    }
+
+    /// Same content (decoded digest and length).
+    func sameContent(as other: BodyPrint) -> Bool {
+        if truncated != other.truncated { return length == other.length }
+        return length == other.length && hash == other.hash
+    }
+
+    /// 64-bit FNV-1a over 8-byte words (fast, not cryptographic: a change detector).
+    static func fnv(_ bytes: [UInt8]) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        bytes.withUnsafeBytes { raw in
+            let n = raw.count
+            var i = 0
+            while i + 8 <= n {
+                h = (h ^ raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0x0000_0100_0000_01b3
+                h ^= h >> 29
+                i += 8
+            }
+            while i < n {
+                h = (h ^ UInt64(raw[i])) &* 0x0000_0100_0000_01b3
+                i += 1
+            }
+        }
+        return h ^ UInt64(bytes.count)
+    }
+}

@@ -1,0 +1,72 @@
+import HarnessCore
+
+/// Member choice for one route, shared by every event loop (guarded by `lock`).
+///
+/// Round robin over the members that are not hot standbys and not in their error window, a member
+/// named by the sticky-session cookie first, the hot standby when nobody else can take the request
+/// (mod_proxy_balancer `lbmethod=byrequests`, `status=+H`, `stickysession=`).
+final class Balancer: @unchecked Sendable {
+    let route: ProxyRoute
+    private let retryNanos: UInt64
+    private let lock = PosixLock()
+    // Guarded by `lock`.
+    private var next = 0
+    // Guarded by `lock`: member index -> monotonic time until which it is left out.
+    private var failedUntil: [Int: UInt64] = [:]
+
+    init(route: ProxyRoute, retrySeconds: Double) {
+        self.route = route
+        self.retryNanos = UInt64(max(0, retrySeconds) * 1e9)
+    }
+
+    var isPool: Bool { route.upstreams.count > 1 }
+
+    /// The member to try, or nil when none can take the request (503).
+    func choose(stickyRoute: String?, excluding tried: Set<Int>) -> Int? {
+        let members = route.upstreams
+        if members.count == 1 { return tried.contains(0) ? nil : 0 }
+        let now = Clock.monotonicNanos()
+        return lock.withLock {
+            func usable(_ i: Int) -> Bool {
+                !tried.contains(i) && (failedUntil[i].map { now >= $0 } ?? true)
+            }
+            if let stickyRoute, let i = members.indices.first(where: { members[$0].route == stickyRoute }), usable(i) {
+                return i
+            }
+            let active = members.indices.filter { !members[$0].standby }
+            for step in 0..<active.count {
+                let i = active[(next + step) % active.count]
+                if usable(i) {
+                    next = (next + step + 1) % max(1, active.count)
+                    return i
+                }
+            }
+            return members.indices.first { members[$0].standby && usable($0) }
+        }
+    }
+
+    func markFailed(_ member: Int) {
+        guard isPool else { return }
+        lock.withLock { failedUntil[member] = Clock.monotonicNanos() + retryNanos }
+    }
+
+    func markHealthy(_ member: Int) {
+        guard isPool else { return }
+        lock.withLock { _ = failedUntil.removeValue(forKey: member) }
+    }
+
+    /// The route named by the sticky cookie (`NAME=anything.route`), if the route has one.
+    static func stickyRoute(cookieName: String?, headers: Headers) -> String? {
+        guard let cookieName else { return nil }
+        for line in headers.all("Cookie") {
+            for pair in line.split(separator: ";") {
+                let p = pair.trimmingSpaces()
+                guard let eq = p.firstIndex(of: "="), p[..<eq] == cookieName else { continue }
+                let value = p[p.index(after: eq)...]
+                if let dot = value.firstIndex(of: ".") { return String(value[value.index(after: dot)...]) }
+                return String(value)
+            }
+        }
+        return nil
+    }
+}

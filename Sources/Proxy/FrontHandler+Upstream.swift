@@ -1,0 +1,307 @@
+import HarnessCore
+import Synchronization
+internal import NIOCore
+internal import NIOHTTP1
+
+extension FrontHandler: UpstreamDelegate {
+    // MARK: Choosing and connecting
+
+    /// Picks a member of the exchange's route and gets a connection to it (pooled or new).
+    func connectUpstream(_ ex: InFlightExchange, forceNew: Bool = false) {
+        let balancer = shared.balancers[ex.routeIndex]
+        let route = balancer.route
+        let sticky = Balancer.stickyRoute(cookieName: route.stickyCookie, headers: ex.requestHeaders)
+        guard let member = balancer.choose(stickyRoute: sticky, excluding: ex.tried) else {
+            shared.counters.upstreamErrors.add(1, ordering: .relaxed)
+            if ex.backError == nil || balancer.isPool {
+                ex.annotations.append(Annotation("upstream_error", "no balancer member available"))
+                respondLocally(ex, status: 503, detail: "No balancer member can take the request.",
+                    error: ex.backError ?? "unavailable", clientError: false)
+            } else {
+                failWithBackError(ex)
+            }
+            return
+        }
+        ex.tried.insert(member)
+        ex.memberIndex = member
+        let upstream = route.upstreams[member]
+        guard let origin = UpstreamOrigin(url: upstream.url),
+            let target = ProxyPassMapping.upstreamTarget(
+                memberPath: origin.path, path: Request.pathOf(ex.head.uri), matched: ex.matchedLength,
+                query: Request(method: "GET", target: ex.head.uri).query)
+        else {
+            shared.counters.upstreamErrors.add(1, ordering: .relaxed)
+            respondLocally(ex, status: 502, detail: "DNS lookup failure for the mapped URL of \(ex.head.uri)",
+                error: "bad mapping", clientError: false)
+            return
+        }
+        ex.origin = origin
+        buildBackRequest(ex, origin: origin, target: target)
+        if !forceNew, let conn = pool.takeIdle(origin) {
+            attach(conn, to: ex, reused: true)
+            return
+        }
+        paused.insert(.connecting)
+        let started = Clock.nowMicros()
+        pool.connect(origin).assumeIsolated().whenComplete { [weak self] result in
+            guard let self else {
+                if case .success(let conn) = result { conn.channel.close(promise: nil) }
+                return
+            }
+            guard self.current === ex, !self.closed else {
+                if case .success(let conn) = result { self.pool.release(conn) }
+                return
+            }
+            switch result {
+            case .success(let conn):
+                balancer.markHealthy(member)
+                self.attach(conn, to: ex, reused: false)
+            case .failure(let error):
+                let failure = UpstreamPool.classify(error)
+                balancer.markFailed(member)
+                ex.backError = failure.word
+                if ex.backID == nil { ex.backID = self.shared.counters.exchangeID() }
+                ex.backConnection = ConnectionInfo(
+                    id: 0, client: Endpoint(host: "0.0.0.0", port: 0),
+                    server: Endpoint(host: origin.host, port: UInt16(clamping: origin.port)), tls: origin.tls)
+                ex.backTiming.requestStart = started
+                ex.annotations.append(Annotation("upstream_error", "\(origin.poolKey): \(failure)"))
+                if balancer.isPool {
+                    // Try the next member, like mod_proxy_balancer's failover.
+                    self.connectUpstream(ex)
+                } else {
+                    self.shared.counters.upstreamErrors.add(1, ordering: .relaxed)
+                    self.failWithBackError(ex)
+                }
+            }
+        }
+    }
+
+    /// 502 for refused/reset/TLS, 504 for a timeout.
+    func failWithBackError(_ ex: InFlightExchange) {
+        let word = ex.backError ?? "error"
+        if word == "timeout" {
+            respondLocally(ex, status: 504, detail: "", error: "timeout", clientError: false)
+        } else {
+            let detail =
+                switch word {
+                case "refused": "Connection refused"
+                case "tls": "Error during SSL Handshake with remote server"
+                default: "Error reading from remote server (\(word))"
+                }
+            respondLocally(ex, status: 502, detail: detail, error: word, clientError: false)
+        }
+    }
+
+    /// The head sent upstream: hop-by-hop headers removed, Host, X-Forwarded-*, Via, set headers.
+    private func buildBackRequest(_ ex: InFlightExchange, origin: UpstreamOrigin, target: String) {
+        var headers = ex.requestHeaders
+        let chunked = headers.isChunked
+        ProxyPassMapping.stripHopByHop(&headers)
+        headers.remove("Expect")
+        let originalHost = ex.requestHeaders.first("Host")
+        if !configuration.preserveHost || originalHost == nil {
+            if headers.first("Host") != nil { headers.set("Host", origin.hostHeader) } else {
+                headers.insert(HeaderField("Host", origin.hostHeader), at: 0)
+            }
+        }
+        if configuration.addForwardedHeaders {
+            ProxyPassMapping.addForwarded(
+                &headers, client: connection.client.host, originalHost: originalHost, serverName: configuration.serverName)
+        }
+        if configuration.via { ProxyPassMapping.merge(&headers, "Via", viaValue(ex.head.version)) }
+        ProxyPassMapping.apply(configuration.setRequestHeaders, to: &headers)
+        if chunked {
+            headers.remove("Content-Length")
+            headers.append(HeaderField("Transfer-Encoding", "chunked"))
+            ex.backFraming.insert(.requestChunked)
+        } else if headers.first("Content-Length") != nil {
+            ex.backFraming.insert(.requestContentLength)
+        }
+        ex.backHeaders = headers
+        var head = HTTPRequestHead(version: .http1_1, method: ex.head.method, uri: target)
+        head.headers = HTTPHeaders(headers)
+        ex.backHead = head
+    }
+
+    func viaValue(_ version: HTTPVersion) -> String {
+        let port = shared.boundPort.load(ordering: .relaxed)
+        return "\(version.major).\(version.minor) \(configuration.serverName):\(port) (harness)"
+    }
+
+    /// Sends the head (and whatever body already arrived) on `conn`.
+    private func attach(_ conn: UpstreamConnection, to ex: InFlightExchange, reused: Bool) {
+        guard let head = ex.backHead else { return }
+        ex.upstream = conn
+        ex.reusedConnection = reused
+        conn.handler.delegate = self
+        conn.handler.paused = !(context?.channel.isWritable ?? true)
+        if ex.backID == nil { ex.backID = shared.counters.exchangeID() }
+        ex.backConnection = conn.info
+        ex.backSequence = conn.sequence
+        ex.backError = nil
+        conn.sequence &+= 1
+        ex.backTiming = Timing(requestStart: Clock.nowMicros())
+        ex.lastUpstreamActivity = Clock.monotonicNanos()
+        guard let uctx = conn.handler.context else {
+            upstreamClosed(nil)
+            return
+        }
+        uctx.write(NIOAny(HTTPClientRequestPart.head(head)), promise: nil)
+        let buffered = ex.buffered
+        ex.buffered = []
+        var ended = false
+        for part in buffered {
+            switch part {
+            case .body(let b): uctx.write(NIOAny(HTTPClientRequestPart.body(.byteBuffer(b))), promise: nil)
+            case .end: ended = true
+            case .head: break
+            }
+        }
+        if ended || ex.requestEnded {
+            sendEnd(ex, conn)
+        } else {
+            uctx.flush()
+        }
+        paused.remove(.connecting)
+    }
+
+    /// Drops the upstream connection of `ex` (not reusable).
+    func abortUpstream(_ ex: InFlightExchange) {
+        ex.readTimer?.cancel()
+        ex.readTimer = nil
+        guard let conn = ex.upstream else { return }
+        ex.upstream = nil
+        conn.handler.delegate = nil
+        conn.isOpen = false
+        conn.channel.close(promise: nil)
+    }
+
+    // MARK: Read timeout
+
+    func startReadTimer(_ ex: InFlightExchange) {
+        guard let context, ex.readTimer == nil else { return }
+        ex.lastUpstreamActivity = Clock.monotonicNanos()
+        let limit = UInt64(configuration.readTimeoutSeconds * 1e9)
+        ex.readTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(limit))) { [weak self] in
+            ex.readTimer = nil
+            self?.readTimerFired(ex)
+        }
+    }
+
+    private func readTimerFired(_ ex: InFlightExchange) {
+        guard current === ex, !ex.responseEnded, ex.upstream != nil else { return }
+        let idle = Clock.monotonicNanos() &- ex.lastUpstreamActivity
+        let limit = UInt64(configuration.readTimeoutSeconds * 1e9)
+        if idle < limit {
+            ex.readTimer = context?.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(limit - idle))) {
+                [weak self] in
+                ex.readTimer = nil
+                self?.readTimerFired(ex)
+            }
+            return
+        }
+        shared.counters.upstreamErrors.add(1, ordering: .relaxed)
+        abortUpstream(ex)
+        ex.backError = "timeout"
+        if ex.frontResponseHead == nil {
+            respondLocally(ex, status: 504, detail: "", error: "timeout", clientError: false)
+        } else {
+            ex.error = "timeout"
+            context?.close(promise: nil)
+        }
+    }
+
+    // MARK: UpstreamDelegate
+
+    func upstreamReceived(_ part: HTTPClientResponsePart) {
+        guard let ex = current, !ex.responseEnded else { return }
+        ex.lastUpstreamActivity = Clock.monotonicNanos()
+        switch part {
+        case .head(let head):
+            ex.backTiming.responseStart = Clock.nowMicros()
+            ex.upstreamHead = head
+            sendResponseHead(ex, upstream: head)
+        case .body(let buffer):
+            ex.responseBody.append(buffer)
+            guard let context else { return }
+            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+            if !context.channel.isWritable { ex.upstream?.handler.paused = true }
+        case .end(let trailers):
+            let now = Clock.nowMicros()
+            ex.backTiming.responseEnd = now
+            ex.upstreamTrailers = trailers.map { $0.map { HeaderField($0.name, $0.value) } } ?? []
+            ex.readTimer?.cancel()
+            ex.readTimer = nil
+            if let conn = ex.upstream {
+                ex.upstream = nil
+                let reusable = (ex.upstreamHead?.isKeepAlive ?? false) && ex.requestEnded && !ex.discarding
+                if reusable {
+                    pool.release(conn)
+                } else {
+                    conn.handler.delegate = nil
+                    conn.isOpen = false
+                    conn.channel.close(promise: nil)
+                }
+            }
+            if !ex.requestEnded {
+                // The upstream answered before the client finished sending: drop the rest, then close.
+                ex.discarding = true
+                ex.closeAfter = true
+            }
+            ex.responseEnded = true
+            ex.timing.responseEnd = now
+            if let context {
+                let done = context.eventLoop.makePromise(of: Void.self)
+                context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: done)
+                ex.endWritten = done.futureResult
+            }
+            finishIfDone(ex)
+        }
+    }
+
+    func upstreamReadComplete() { context?.flush() }
+
+    func upstreamWritabilityChanged(_ writable: Bool) {
+        if writable { paused.remove(.upstreamFull) } else { paused.insert(.upstreamFull) }
+    }
+
+    func upstreamClosed(_ error: (any Error)?) {
+        guard let ex = current, let conn = ex.upstream else { return }
+        ex.upstream = nil
+        conn.isOpen = false
+        ex.readTimer?.cancel()
+        ex.readTimer = nil
+        if ex.responseEnded { return }
+        if ex.upstreamHead == nil {
+            // A pooled connection the backend had closed: retry once on a new one when that is safe.
+            let idempotent = ["GET", "HEAD", "OPTIONS", "DELETE", "PUT"].contains(ex.head.method.rawValue)
+            if ex.reusedConnection && !ex.retried && idempotent && ex.requestBody.length == 0 {
+                ex.retried = true
+                ex.tried.remove(ex.memberIndex)
+                connectUpstream(ex, forceNew: true)
+                return
+            }
+            shared.counters.upstreamErrors.add(1, ordering: .relaxed)
+            ex.backError = error.map { "\(UpstreamPool.classify($0).word)" } ?? "reset"
+            if ex.backError == "error" { ex.backError = "reset" }
+            ex.annotations.append(Annotation("upstream_error", error.map { "\($0)" } ?? "connection closed before a response"))
+            failWithBackError(ex)
+            return
+        }
+        if let head = ex.upstreamHead, head.headers.first(name: "content-length") == nil, !head.headers.isChunkedNIO {
+            // A close-delimited response ends when the backend closes.
+            ex.backFraming.insert(.responseCloseDelimited)
+            upstreamReceived(.end(nil))
+            return
+        }
+        shared.counters.upstreamErrors.add(1, ordering: .relaxed)
+        ex.backError = "reset"
+        ex.error = "reset"
+        context?.close(promise: nil)
+    }
+}
+
+extension HTTPHeaders {
+    var isChunkedNIO: Bool { self["transfer-encoding"].contains { $0.lowercased().contains("chunked") } }
+}

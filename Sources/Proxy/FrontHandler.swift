@@ -1,0 +1,416 @@
+import HarnessCore
+import Synchronization
+internal import NIOCore
+internal import NIOHTTP1
+
+/// The last handler of a client connection: takes decoded requests one at a time (pipelined ones
+/// wait in `backlog` with reads held back), routes each to an upstream connection on the same event
+/// loop, streams bodies both ways with back-pressure, answers failures itself, and records both
+/// legs when an exchange ends.
+final class FrontHandler: ChannelDuplexHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    enum BacklogItem {
+        case part(HTTPServerRequestPart)
+        case parseError(any Error)
+    }
+
+    struct PauseReasons: OptionSet {
+        let rawValue: UInt8
+        static let backlog = PauseReasons(rawValue: 1)
+        static let connecting = PauseReasons(rawValue: 2)
+        static let upstreamFull = PauseReasons(rawValue: 4)
+    }
+
+    let shared: ProxyShared
+    let tap: FrontByteTap
+    let pool: UpstreamPool
+    let frontScheme: String
+    var context: ChannelHandlerContext?
+    var connection = ConnectionInfo()
+    var sequence: UInt32 = 0
+    var backlog = CircularBuffer<BacklogItem>()
+    var current: InFlightExchange?
+    var paused: PauseReasons = [] {
+        didSet {
+            if paused.isEmpty && pendingRead, let context {
+                pendingRead = false
+                context.read()
+            }
+        }
+    }
+    var pendingRead = false
+    var quiescing = false
+    var closed = false
+    var timer: Scheduled<Void>?
+
+    init(shared: ProxyShared, tap: FrontByteTap, pool: UpstreamPool) {
+        self.shared = shared
+        self.tap = tap
+        self.pool = pool
+        self.frontScheme = shared.frontTLS == nil ? "http" : "https"
+    }
+
+    var configuration: ProxyConfiguration { shared.configuration }
+
+    // MARK: Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        connection = ConnectionInfo(
+            id: shared.counters.connectionID(), client: Endpoint(socketAddress: context.channel.remoteAddress),
+            server: Endpoint(socketAddress: context.channel.localAddress), tls: shared.frontTLS != nil)
+        tap.onFirstByte = { [weak self] in self?.requestBytesArrived() }
+        if context.channel.isActive { becomeIdle() }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        connection.client = Endpoint(socketAddress: context.channel.remoteAddress)
+        connection.server = Endpoint(socketAddress: context.channel.localAddress)
+        becomeIdle()
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        if closed { return }
+        if !backlog.isEmpty || (current?.requestEnded ?? false) {
+            backlog.append(.part(part))
+            paused.insert(.backlog)
+            return
+        }
+        handle(part)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if let conn = current?.upstream { conn.handler.context?.flush() }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if paused.isEmpty { context.read() } else { pendingRead = true }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        current?.upstream?.handler.paused = !context.channel.isWritable
+        context.fireChannelWritabilityChanged()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if closed { return }
+        if let parserError = error as? HTTPParserError {
+            if parserError == .invalidEOFState {
+                // The client went away in the middle of a request: nothing to answer.
+                if current == nil && !tap.prefix.isEmpty {
+                    let ex = malformedExchange()
+                    ex.flags.incomplete = true
+                    ex.error = "client closed"
+                    recordExchange(ex)
+                }
+                return
+            }
+            if let ex = current, ex.requestEnded {
+                backlog.append(.parseError(error))
+            } else {
+                rejectMalformed(error)
+            }
+            return
+        }
+        // I/O errors (reset by peer, TLS failures): the connection is going away.
+        context.close(promise: nil)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            quiescing = true
+            if current == nil && backlog.isEmpty { context.close(promise: nil) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        closed = true
+        timer?.cancel()
+        timer = nil
+        if let ex = current {
+            current = nil
+            ex.readTimer?.cancel()
+            if let conn = ex.upstream {
+                ex.upstream = nil
+                conn.handler.delegate = nil
+                conn.channel.close(promise: nil)
+            }
+            if ex.error == nil { ex.error = "client closed" }
+            if ex.backError == nil && ex.backTiming.responseEnd == 0 { ex.backError = "client closed" }
+            recordExchange(ex)
+        }
+        backlog.removeAll()
+        context.fireChannelInactive()
+    }
+
+    // MARK: Requests
+
+    private func handle(_ part: HTTPServerRequestPart) {
+        switch part {
+        case .head(let head):
+            startExchange(head)
+        case .body(let buffer):
+            guard let ex = current else { return }
+            receiveBody(buffer, ex)
+        case .end(let trailers):
+            guard let ex = current else { return }
+            receiveEnd(trailers, ex)
+        }
+    }
+
+    private func startExchange(_ head: HTTPRequestHead) {
+        timer?.cancel()
+        timer = nil
+        shared.counters.requests.add(1, ordering: .relaxed)
+        let ex = InFlightExchange(
+            id: shared.counters.exchangeID(), sequence: sequence, head: head,
+            bodyLimit: configuration.maxRecordedBodyBytes,
+            keepAlive: head.isKeepAlive && !quiescing && !shared.isShuttingDown)
+        sequence &+= 1
+        ex.timing.requestStart = tap.takeFirstByteMicros()
+        tap.headSeen()
+        current = ex
+        if ex.requestHeaders.first("Content-Length") != nil { ex.framing.insert(.requestContentLength) }
+        if ex.requestHeaders.isChunked { ex.framing.insert(.requestChunked) }
+
+        if let limit = configuration.maxBodyBytes, let cl = head.headers.first(name: "content-length").flatMap({ Int($0) }),
+            cl > limit
+        {
+            respondLocally(ex, status: 413, detail: "The request body of \(cl) bytes is over the limit of \(limit) bytes.",
+                error: nil, clientError: true)
+            return
+        }
+        let path = Request.pathOf(head.uri)
+        guard path.hasPrefix("/"),
+            let (index, matched) = ProxyPassMapping.route(for: path, in: configuration.routes, matching: configuration.routeMatching)
+        else {
+            respondLocally(ex, status: 404, detail: "The requested URL was not found on this server.", error: nil,
+                clientError: true)
+            return
+        }
+        ex.routeIndex = index
+        ex.matchedLength = matched
+        ex.annotations.append(Annotation("route", configuration.routes[index].prefix))
+        if let expect = head.headers.first(name: "expect"), expect.lowercased() == "100-continue" {
+            // Answered here (like Apache); the upstream request goes without Expect.
+            context?.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .continue))), promise: nil)
+            ex.interim.append(InterimResponse(status: 100, reason: "Continue"))
+            ex.framing.insert(.continueSeen)
+        }
+        connectUpstream(ex)
+    }
+
+    private func receiveBody(_ buffer: ByteBuffer, _ ex: InFlightExchange) {
+        ex.requestBody.append(buffer)
+        if ex.discarding { return }
+        if let limit = configuration.maxBodyBytes, ex.requestBody.length > UInt64(limit) {
+            abortUpstream(ex)
+            if ex.frontResponseHead == nil {
+                respondLocally(ex, status: 413, detail: "The request body is over the limit of \(limit) bytes.",
+                    error: nil, clientError: true)
+            } else {
+                ex.closeAfter = true
+                ex.discarding = true
+            }
+            return
+        }
+        if let conn = ex.upstream {
+            conn.handler.context?.write(NIOAny(HTTPClientRequestPart.body(.byteBuffer(buffer))), promise: nil)
+            if !conn.channel.isWritable { paused.insert(.upstreamFull) }
+        } else {
+            ex.buffered.append(.body(buffer))
+        }
+    }
+
+    private func receiveEnd(_ trailers: HTTPHeaders?, _ ex: InFlightExchange) {
+        ex.requestEnded = true
+        ex.timing.requestEnd = Clock.nowMicros()
+        ex.requestTrailers = trailers.map { $0.map { HeaderField($0.name, $0.value) } } ?? []
+        if ex.discarding {
+            finishIfDone(ex)
+            return
+        }
+        if let conn = ex.upstream {
+            sendEnd(ex, conn)
+        } else {
+            ex.buffered.append(.end(trailers))
+        }
+    }
+
+    func sendEnd(_ ex: InFlightExchange, _ conn: UpstreamConnection) {
+        let trailers: HTTPHeaders? = ex.requestTrailers.isEmpty ? nil : HTTPHeaders(ex.requestTrailers)
+        conn.handler.context?.writeAndFlush(NIOAny(HTTPClientRequestPart.end(trailers)), promise: nil)
+        ex.backTiming.requestEnd = Clock.nowMicros()
+        startReadTimer(ex)
+    }
+
+    // MARK: Idle and head timers
+
+    func becomeIdle() {
+        guard let context, !closed else { return }
+        if quiescing || shared.isShuttingDown {
+            context.close(promise: nil)
+            return
+        }
+        tap.rearm()
+        timer?.cancel()
+        let idle = configuration.idleTimeoutSeconds
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(idle * 1e9))) { [weak self] in
+            guard let self, self.current == nil, let context = self.context else { return }
+            context.close(promise: nil)
+        }
+    }
+
+    private func requestBytesArrived() {
+        guard current == nil, let context else { return }
+        timer?.cancel()
+        let limit = configuration.requestHeadTimeoutSeconds
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(limit * 1e9))) { [weak self] in
+            guard let self, self.current == nil, !self.closed else { return }
+            self.requestHeadTimedOut()
+        }
+    }
+
+    private func requestHeadTimedOut() {
+        let ex = malformedExchange()
+        ex.flags.parseError = ParseError(offset: tap.totalBytes, message: "request head not complete within the timeout")
+        ex.annotations.append(Annotation("rejected", "request head timeout"))
+        current = ex
+        respondLocally(ex, status: 408, detail: "Server timeout waiting for the HTTP request from the client.",
+            error: "timeout", clientError: true)
+    }
+
+    /// An exchange for bytes the decoder rejected (or never completed), from the raw prefix.
+    private func malformedExchange() -> InFlightExchange {
+        let raw = tap.prefix
+        let lineEnd = raw.firstIndex(of: UInt8(ascii: "\n")) ?? raw.endIndex
+        let line = String(decoding: raw[..<lineEnd], as: UTF8.self).trimmingCharacters(in: "\r")
+        let words = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
+        let method = words.count > 0 ? String(words[0]) : ""
+        let target = words.count > 1 ? String(words[1]) : ""
+        var head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method), uri: target)
+        head.headers = HTTPHeaders(Self.rawHeaderLines(raw[..<raw.endIndex], after: lineEnd))
+        let ex = InFlightExchange(
+            id: shared.counters.exchangeID(), sequence: sequence, head: head, bodyLimit: 0, keepAlive: false)
+        sequence &+= 1
+        ex.timing.requestStart = tap.takeFirstByteMicros()
+        ex.timing.requestEnd = Clock.nowMicros()
+        ex.requestEnded = true
+        ex.discarding = true
+        ex.annotations.append(Annotation("raw_prefix", String(decoding: raw.prefix(256), as: UTF8.self)))
+        return ex
+    }
+
+    private static func rawHeaderLines(_ raw: ArraySlice<UInt8>, after lineEnd: Int) -> [HeaderField] {
+        guard lineEnd < raw.endIndex else { return [] }
+        let text = String(decoding: raw[(lineEnd + 1)...], as: UTF8.self)
+        var fields: [HeaderField] = []
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            let l = line.hasSuffix("\r") ? line.dropLast() : line
+            if l.isEmpty { break }
+            guard let colon = l.firstIndex(of: ":") else { continue }
+            fields.append(HeaderField(String(l[..<colon]), String(l[l.index(after: colon)...].trimmingSpaces())))
+            if fields.count >= 64 { break }
+        }
+        return fields
+    }
+
+    /// The decoder rejected the bytes: 400 (431 for oversized headers), recorded, connection closed.
+    func rejectMalformed(_ error: any Error) {
+        let status = (error as? HTTPParserError) == .headerOverflow ? 431 : 400
+        if let ex = current {
+            // Broken framing in the middle of a body.
+            ex.flags.parseError = ParseError(offset: tap.totalBytes, message: "\(error)")
+            abortUpstream(ex)
+            if ex.frontResponseHead == nil {
+                ex.requestEnded = true
+                ex.discarding = true
+                respondLocally(ex, status: 400, detail: "Malformed request body: \(error)", error: nil, clientError: true)
+            } else {
+                context?.close(promise: nil)
+            }
+            return
+        }
+        let ex = malformedExchange()
+        ex.flags.parseError = ParseError(offset: tap.requestStartOffset, message: "\(error)")
+        ex.annotations.append(Annotation("rejected", "\(error)"))
+        current = ex
+        let detail =
+            status == 431
+            ? "Size of the request headers is over the limit of \(configuration.maxHeaderBytes) bytes."
+            : "Your browser sent a request that this server could not understand."
+        respondLocally(ex, status: status, detail: detail, error: nil, clientError: true)
+    }
+
+    // MARK: Finishing
+
+    /// Records the exchange and moves on when both the request and the response are complete.
+    func finishIfDone(_ ex: InFlightExchange) {
+        guard ex.requestEnded && ex.responseEnded, current === ex else { return }
+        current = nil
+        ex.readTimer?.cancel()
+        recordExchange(ex)
+        if ex.closeAfter || !ex.keepAlive {
+            closed = true
+            closeAfterWrite(ex.endWritten, linger: ex.discarding)
+            return
+        }
+        paused.remove(.connecting)
+        paused.remove(.upstreamFull)
+        while !closed, !(current?.requestEnded ?? false), let item = backlog.popFirst() {
+            switch item {
+            case .part(let part): handle(part)
+            case .parseError(let error): rejectMalformed(error)
+            }
+        }
+        if backlog.isEmpty && !(current?.requestEnded ?? false) { paused.remove(.backlog) }
+        if current == nil && !closed { becomeIdle() }
+    }
+
+    /// Closes once `written` completes; with `linger`, waits a little longer so a client still
+    /// sending a body it was told not to send reads the answer instead of a reset.
+    func closeAfterWrite(_ written: EventLoopFuture<Void>?, linger: Bool) {
+        guard let context else { return }
+        guard let written else {
+            context.close(promise: nil)
+            return
+        }
+        let loop = context.eventLoop
+        written.assumeIsolated().whenComplete { [weak self] _ in
+            guard let self, let context = self.context else { return }
+            if linger {
+                loop.assumeIsolated().scheduleTask(in: .milliseconds(500)) { context.close(promise: nil) }
+            } else {
+                context.close(promise: nil)
+            }
+        }
+    }
+
+    func recordExchange(_ ex: InFlightExchange) {
+        guard shared.queue != nil else { return }
+        if let back = ex.backRecord() { shared.record(back) }
+        shared.record(ex.frontRecord(connection: connection))
+    }
+}
+
+extension Request {
+    /// The path of a request-target (origin-form or absolute-form), without the query.
+    static func pathOf(_ target: String) -> Substring {
+        Request(method: "GET", target: target).path
+    }
+}
+
+extension String {
+    func trimmingCharacters(in set: Character) -> String {
+        var s = Substring(self)
+        while s.last == set { s = s.dropLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,136 @@
+import HarnessCore
+internal import NIOCore
+internal import NIOHTTP1
+
+/// One client exchange while the proxy works on it: what the client sent, what went upstream,
+/// what came back and what the client got. Confined to the front connection's event loop.
+final class InFlightExchange {
+    let id: UInt64
+    let sequence: UInt32
+    let head: HTTPRequestHead
+    let requestHeaders: Headers
+    var timing = Timing()
+    var requestBody: BodyRecorder
+    var requestTrailers: Headers = []
+    var requestEnded = false
+    /// The client's connection may stay open after this exchange.
+    var keepAlive: Bool
+    /// Close the client connection once the response is written.
+    var closeAfter = false
+    /// Body parts are dropped (the proxy answered by itself before the body ended).
+    var discarding = false
+    var interim: [InterimResponse] = []
+    var flags = Flags()
+    var framing: Framing = []
+    var error: String?
+    var annotations: [Annotation] = []
+
+    // Upstream side.
+    var routeIndex = -1
+    var matchedLength = 0
+    var memberIndex = -1
+    var tried: Set<Int> = []
+    var origin: UpstreamOrigin?
+    var backID: UInt64?
+    var backHead: HTTPRequestHead?
+    var backHeaders: Headers = []
+    var backTiming = Timing()
+    var backFraming: Framing = []
+    var backError: String?
+    var backConnection = ConnectionInfo()
+    var backSequence: UInt32 = 0
+    var upstream: UpstreamConnection?
+    var reusedConnection = false
+    var retried = false
+    /// Parts that arrived before the upstream connection was ready.
+    var buffered: [HTTPServerRequestPart] = []
+    var upstreamHead: HTTPResponseHead?
+    var upstreamTrailers: Headers = []
+    var lastUpstreamActivity: UInt64 = 0
+    var readTimer: Scheduled<Void>?
+
+    // Response side.
+    var responseBody: BodyRecorder
+    var frontResponseHead: HTTPResponseHead?
+    var frontResponseHeaders: Headers = []
+    var responseEnded = false
+    var localBody: [UInt8]?
+    /// Completes when the response's end has been written to the client.
+    var endWritten: EventLoopFuture<Void>?
+
+    init(id: UInt64, sequence: UInt32, head: HTTPRequestHead, bodyLimit: Int, keepAlive: Bool) {
+        self.id = id
+        self.sequence = sequence
+        self.head = head
+        self.requestHeaders = head.headers.map { HeaderField($0.name, $0.value) }
+        self.requestBody = BodyRecorder(limit: bodyLimit)
+        self.responseBody = BodyRecorder(limit: bodyLimit)
+        self.keepAlive = keepAlive
+    }
+
+    var isHead: Bool { head.method == .HEAD }
+
+    func request(target: String, headers: Headers, version: HTTPVersionNumber) -> Request {
+        let (body, truncation) = requestBody.finish()
+        return Request(
+            method: head.method.rawValue, target: target, version: version, headers: headers, body: body,
+            bodyTruncation: truncation, trailers: requestTrailers)
+    }
+
+    /// The client-side exchange as recorded.
+    func frontRecord(connection: ConnectionInfo) -> Exchange {
+        var response: Response?
+        if let h = frontResponseHead {
+            let (body, truncation) = localBody.map { ($0, nil) } ?? responseBody.finish()
+            response = Response(
+                status: UInt16(clamping: h.status.code), reason: h.status.reasonPhrase, version: h.version.number,
+                headers: frontResponseHeaders, body: body, bodyTruncation: truncation,
+                trailers: upstreamTrailers, interim: interim)
+        }
+        var f = flags
+        if !(requestEnded && responseEnded) { f.incomplete = true }
+        var fr = framing
+        if keepAlive && !closeAfter { fr.insert(.keepAlive) }
+        return Exchange(
+            id: id, leg: .front, connection: connection, sequence: sequence, timing: timing,
+            request: request(target: head.uri, headers: requestHeaders, version: head.version.number),
+            response: response, framing: fr, flags: f, error: error, annotations: annotations)
+    }
+
+    /// The upstream exchange it caused, linked exactly; nil when nothing was sent upstream.
+    func backRecord() -> Exchange? {
+        guard let backID, let backHead else { return nil }
+        var response: Response?
+        if let h = upstreamHead {
+            let (body, truncation) = responseBody.finish()
+            response = Response(
+                status: UInt16(clamping: h.status.code), reason: h.status.reasonPhrase, version: h.version.number,
+                headers: h.headers.map { HeaderField($0.name, $0.value) }, body: body, bodyTruncation: truncation,
+                trailers: upstreamTrailers)
+        }
+        var f = Flags()
+        if response == nil || backTiming.responseEnd == 0 { f.incomplete = true }
+        var annotations = [Annotation("upstream", origin?.poolKey ?? "")]
+        if retried { annotations.append(Annotation("retried", "stale keep-alive connection")) }
+        return Exchange(
+            id: backID, leg: .back, connection: backConnection, sequence: backSequence, timing: backTiming,
+            request: request(target: backHead.uri, headers: backHeaders, version: .http11), response: response,
+            framing: backFraming, flags: f, link: Link(frontID: id, confidence: .exact), error: backError,
+            annotations: annotations)
+    }
+}
+
+extension HTTPVersion {
+    var number: HTTPVersionNumber { HTTPVersionNumber(major: UInt8(clamping: major), minor: UInt8(clamping: minor)) }
+}
+
+extension HTTPHeaders {
+    init(_ fields: Headers) { self.init(fields.map { ($0.name, $0.value) }) }
+}
+
+extension Headers {
+    /// True when a Transfer-Encoding field lists `chunked`.
+    var isChunked: Bool {
+        all("Transfer-Encoding").contains { $0.lowercased().contains("chunked") }
+    }
+}

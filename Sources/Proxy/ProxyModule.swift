@@ -1,2 +1,0 @@
-/// The Proxy module. See docs/ARCHITECTURE.md.
-public enum ProxyModule {}

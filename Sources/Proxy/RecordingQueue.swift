@@ -1,0 +1,182 @@
+internal import Foundation
+public import HarnessCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A bounded queue between the event loops and one dedicated writer thread that owns the sink.
+///
+/// `offer` never blocks traffic: when the queue holds `capacity` exchanges or `maxBytes` body bytes,
+/// the exchange is left out and counted. The writer thread appends in batches, calls
+/// `LogWriter.flushIfDue()` at least every 200 ms, and on `stop()` drains what is queued, then
+/// flushes and closes the sink. All mutable state is guarded by `mutex` (with `cond`).
+public final class RecordingQueue: @unchecked Sendable {
+    private let sink: any ExchangeSink
+    private let capacity: Int
+    private let maxBytes: Int
+    private let transform: (@Sendable (inout Exchange) -> Void)?
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    // Guarded by `mutex`.
+    private var items: [Exchange] = []
+    private var queuedBytes = 0
+    private var stopping = false
+    private var finished = false
+    private var started = false
+    private var _leftOut = 0
+    private var _written = 0
+    private var _writeErrors = 0
+    private var firstError: (any Error)?
+
+    /// `transform` runs on the writer thread before each append (e.g. redaction).
+    public init(
+        sink: any ExchangeSink, capacity: Int = 8192, maxBytes: Int = 256 << 20,
+        transform: (@Sendable (inout Exchange) -> Void)? = nil
+    ) {
+        self.sink = sink
+        self.capacity = max(1, capacity)
+        self.maxBytes = max(1, maxBytes)
+        self.transform = transform
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(cond, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(cond)
+        pthread_mutex_destroy(mutex)
+        cond.deallocate()
+        mutex.deallocate()
+    }
+
+    private func locked<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return try body()
+    }
+
+    /// Starts the writer thread.
+    public func start() {
+        let go = locked { () -> Bool in
+            if started { return false }
+            started = true
+            return true
+        }
+        guard go else { return }
+        let thread = Thread { [self] in self.run() }
+        thread.name = "harness-log-writer"
+        thread.start()
+    }
+
+    /// Queues `exchange`; false (and counted as left out) when the queue is full.
+    @discardableResult
+    public func offer(_ exchange: Exchange) -> Bool {
+        let bytes = exchange.request.body.count + (exchange.response?.body.count ?? 0) + 512
+        return locked {
+            if stopping || items.count >= capacity || queuedBytes + bytes > maxBytes {
+                _leftOut += 1
+                return false
+            }
+            items.append(exchange)
+            queuedBytes += bytes
+            if items.count == 1 { pthread_cond_signal(cond) }
+            return true
+        }
+    }
+
+    /// Exchanges left out because the queue was full (or stopping).
+    public var leftOut: Int { locked { _leftOut } }
+    /// Exchanges handed to the sink.
+    public var written: Int { locked { _written } }
+    /// Appends that failed (disk full, ...); the first error is in `error`.
+    public var writeErrors: Int { locked { _writeErrors } }
+    public var error: (any Error)? { locked { firstError } }
+
+    /// Drains the queue, flushes and closes the sink, and waits for the writer thread to end.
+    public func stop() {
+        let wasStarted = locked { () -> Bool in
+            stopping = true
+            pthread_cond_broadcast(cond)
+            return started
+        }
+        if !wasStarted {
+            drainOnCaller()
+            return
+        }
+        locked {
+            while !finished { pthread_cond_wait(cond, mutex) }
+        }
+    }
+
+    private func drainOnCaller() {
+        let batch = locked { () -> [Exchange] in
+            defer { items = [] }
+            return items
+        }
+        write(batch)
+        closeSink()
+        locked { finished = true }
+    }
+
+    private func run() {
+        var batch: [Exchange] = []
+        while true {
+            let stop: Bool = locked {
+                if items.isEmpty && !stopping {
+                    var deadline = timespec()
+                    clock_gettime(CLOCK_REALTIME, &deadline)
+                    deadline.tv_nsec += 200_000_000
+                    if deadline.tv_nsec >= 1_000_000_000 {
+                        deadline.tv_sec += 1
+                        deadline.tv_nsec -= 1_000_000_000
+                    }
+                    pthread_cond_timedwait(cond, mutex, &deadline)
+                }
+                swap(&batch, &items)
+                queuedBytes = 0
+                return stopping && items.isEmpty
+            }
+            write(batch)
+            batch.removeAll(keepingCapacity: true)
+            if let writer = sink as? LogWriter {
+                do { try writer.flushIfDue() } catch { noteError(error) }
+            }
+            if stop {
+                // Anything offered after `stopping` was refused, so the queue is empty for good.
+                closeSink()
+                locked {
+                    finished = true
+                    pthread_cond_broadcast(cond)
+                }
+                return
+            }
+        }
+    }
+
+    private func write(_ batch: [Exchange]) {
+        var ok = 0
+        for var e in batch {
+            transform?(&e)
+            do {
+                try sink.append(e)
+                ok += 1
+            } catch {
+                noteError(error)
+            }
+        }
+        if ok > 0 { locked { _written += ok } }
+    }
+
+    private func closeSink() {
+        do { try sink.close() } catch { noteError(error) }
+    }
+
+    private func noteError(_ error: any Error) {
+        locked {
+            _writeErrors += 1
+            if firstError == nil { firstError = error }
+        }
+    }
+}

@@ -1,0 +1,247 @@
+import HarnessCore
+internal import NIOCore
+internal import NIOHTTP1
+internal import NIOPosix
+internal import NIOSSL
+
+/// What an upstream connection reports to the exchange that is using it (same event loop).
+protocol UpstreamDelegate: AnyObject {
+    func upstreamReceived(_ part: HTTPClientResponsePart)
+    func upstreamReadComplete()
+    func upstreamWritabilityChanged(_ writable: Bool)
+    func upstreamClosed(_ error: (any Error)?)
+}
+
+/// The last handler of an upstream connection: passes response parts to its delegate and holds
+/// reads back while the delegate's client cannot take more bytes (bounded memory).
+final class UpstreamHandler: ChannelDuplexHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundIn = HTTPClientRequestPart
+    typealias OutboundOut = HTTPClientRequestPart
+
+    weak var delegate: (any UpstreamDelegate)?
+    /// Set while the client side cannot take more bytes.
+    var paused = false {
+        didSet {
+            if !paused && pendingRead, let context {
+                pendingRead = false
+                context.read()
+            }
+        }
+    }
+    private var pendingRead = false
+    private(set) var context: ChannelHandlerContext?
+    var onClose: (() -> Void)?
+    private var closedError: (any Error)?
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        delegate?.upstreamReceived(unwrapInboundIn(data))
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        delegate?.upstreamReadComplete()
+        context.fireChannelReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        delegate?.upstreamWritabilityChanged(context.channel.isWritable)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if closedError == nil { closedError = error }
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        let d = delegate
+        delegate = nil
+        onClose?()
+        onClose = nil
+        d?.upstreamClosed(closedError)
+        self.context = nil
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if paused { pendingRead = true } else { context.read() }
+    }
+}
+
+/// One pooled keep-alive connection to an upstream origin.
+final class UpstreamConnection {
+    let channel: any Channel
+    let handler: UpstreamHandler
+    let origin: UpstreamOrigin
+    let info: ConnectionInfo
+    /// Requests sent on this connection so far (the next exchange's sequence).
+    var sequence: UInt32 = 0
+    var idleTimer: Scheduled<Void>?
+    var isOpen = true
+
+    init(channel: any Channel, handler: UpstreamHandler, origin: UpstreamOrigin, info: ConnectionInfo) {
+        self.channel = channel
+        self.handler = handler
+        self.origin = origin
+        self.info = info
+    }
+}
+
+/// Why an upstream connection could not be had.
+enum UpstreamFailure: Error, CustomStringConvertible {
+    case refused(String)
+    case timeout(String)
+    case tls(String)
+    case other(String)
+
+    var description: String {
+        switch self {
+        case .refused(let s): "refused: \(s)"
+        case .timeout(let s): "connect timeout: \(s)"
+        case .tls(let s): "tls: \(s)"
+        case .other(let s): s
+        }
+    }
+    /// The CONTRACT's error word.
+    var word: String {
+        switch self {
+        case .refused: "refused"
+        case .timeout: "timeout"
+        case .tls: "tls"
+        case .other: "error"
+        }
+    }
+}
+
+/// Idle keep-alive upstream connections of one event loop, by origin. Only touched on `eventLoop`
+/// (hence `@unchecked Sendable`: the reference crosses threads, the state never does).
+final class UpstreamPool: @unchecked Sendable {
+    let eventLoop: any EventLoop
+    let shared: ProxyShared
+    private var idle: [String: [UpstreamConnection]] = [:]
+
+    init(eventLoop: any EventLoop, shared: ProxyShared) {
+        self.eventLoop = eventLoop
+        self.shared = shared
+    }
+
+    /// An idle connection to `origin`, or nil.
+    func takeIdle(_ origin: UpstreamOrigin) -> UpstreamConnection? {
+        while var list = idle[origin.poolKey], let conn = list.popLast() {
+            idle[origin.poolKey] = list
+            conn.idleTimer?.cancel()
+            conn.idleTimer = nil
+            if conn.isOpen && conn.channel.isActive { return conn }
+        }
+        return nil
+    }
+
+    /// Returns a connection whose exchange finished cleanly.
+    func release(_ conn: UpstreamConnection) {
+        guard conn.isOpen, conn.channel.isActive, !shared.isShuttingDown else {
+            conn.channel.close(promise: nil)
+            return
+        }
+        conn.handler.delegate = nil
+        conn.handler.paused = false
+        idle[conn.origin.poolKey, default: []].append(conn)
+        let key = conn.origin.poolKey
+        let seconds = shared.configuration.upstreamIdleSeconds
+        conn.idleTimer = eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(seconds * 1e9))) { [weak self, weak conn] in
+            guard let self, let conn else { return }
+            self.idle[key]?.removeAll { $0 === conn }
+            conn.channel.close(promise: nil)
+        }
+        conn.handler.onClose = { [weak self, weak conn] in
+            guard let self, let conn else { return }
+            conn.isOpen = false
+            conn.idleTimer?.cancel()
+            self.idle[key]?.removeAll { $0 === conn }
+        }
+    }
+
+    /// Closes every idle connection (shutdown).
+    func closeAll() {
+        for (_, list) in idle { for c in list { c.channel.close(promise: nil) } }
+        idle = [:]
+    }
+
+    /// Opens a new connection to `origin` on this event loop.
+    func connect(_ origin: UpstreamOrigin) -> EventLoopFuture<UpstreamConnection> {
+        let shared = self.shared
+        let tls = origin.tls
+        let host = origin.host
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(.nanoseconds(Int64(shared.configuration.connectTimeoutSeconds * 1e9)))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    if tls {
+                        guard let ctx = shared.upstreamTLS else { throw UpstreamFailure.tls("no TLS context") }
+                        let sni = host.isIPAddress ? nil : host
+                        try sync.addHandler(try NIOSSLClientHandler(context: ctx, serverHostname: sni))
+                    }
+                    var encoder = HTTPRequestEncoder.Configuration()
+                    encoder.automaticallySetFramingHeaders = false
+                    try sync.addHTTPClientHandlers(
+                        leftOverBytesStrategy: .forwardBytes, enableOutboundHeaderValidation: false,
+                        encoderConfiguration: encoder)
+                    try sync.addHandler(UpstreamHandler())
+                }
+            }
+        let loop = eventLoop
+        return bootstrap.connect(host: host, port: origin.port).flatMapErrorThrowing { error in
+            throw UpstreamPool.classify(error)
+        }.flatMapThrowing { channel in
+            loop.preconditionInEventLoop()
+            let handler = try channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)
+            let info = ConnectionInfo(
+                id: shared.counters.connectionID(),
+                client: Endpoint(socketAddress: channel.localAddress),
+                server: Endpoint(socketAddress: channel.remoteAddress), tls: tls, sni: host.isIPAddress ? nil : host)
+            return UpstreamConnection(channel: channel, handler: handler, origin: origin, info: info)
+        }
+    }
+
+    static func classify(_ error: any Error) -> UpstreamFailure {
+        if let e = error as? UpstreamFailure { return e }
+        if error is NIOSSLError || error is BoringSSLError { return .tls("\(error)") }
+        if error is ChannelError, case .connectTimeout = error as? ChannelError {
+            return .timeout("\(error)")
+        }
+        if let io = error as? IOError {
+            if io.errnoCode == ECONNREFUSED { return .refused("connection refused") }
+            if io.errnoCode == ETIMEDOUT { return .timeout("connect timed out") }
+            return .other("\(io)")
+        }
+        if let multi = error as? NIOConnectionError {
+            for e in multi.connectionErrors {
+                let c = classify(e.error)
+                if case .other = c { continue }
+                return c
+            }
+            if multi.dnsAError != nil || multi.dnsAAAAError != nil { return .other("DNS lookup failure for: \(multi.host)") }
+            return .refused("connection refused")
+        }
+        return .other("\(error)")
+    }
+}
+
+extension String {
+    var isIPAddress: Bool {
+        if contains(":") { return true }
+        let parts = split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts.allSatisfy { UInt8($0) != nil }
+    }
+}
+
+extension Endpoint {
+    init(socketAddress: SocketAddress?) {
+        guard let a = socketAddress else {
+            self.init(host: "0.0.0.0", port: 0)
+            return
+        }
+        self.init(host: a.ipAddress ?? "0.0.0.0", port: UInt16(clamping: a.port ?? 0))
+    }
+}

@@ -1,5 +1,0 @@
-import Testing
-
-@Test func DiffTestsBuilds() {
-    #expect(Bool(true))
-}

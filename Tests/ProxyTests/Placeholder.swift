@@ -1,5 +1,0 @@
-import Testing
-
-@Test func ProxyTestsBuilds() {
-    #expect(Bool(true))
-}
