@@ -116,6 +116,8 @@ public struct ReplayConfiguration: Sendable {
     public var reportPath: String?
     /// What fails the gate.
     public var gate = GateOptions()
+    /// Diff the result against the recording at the end (off: `harness diff` runs later).
+    public var diff = true
 
     public init(recordingPath: String, target: String, outputPath: String, backends: [BackendSpec] = []) {
         self.recordingPath = recordingPath

@@ -25,6 +25,8 @@ public struct ReplaySummary: Sendable {
     public var report: DiffReport
     public var verdict: GateVerdict
     public var elapsedSeconds: Double
+    /// Time the diff took after the replay.
+    public var diffSeconds: Double = 0
     /// Things the user should know (damaged recording, ignored flags).
     public var warnings: [String]
 
@@ -37,7 +39,7 @@ public struct ReplaySummary: Sendable {
                 + "\(counters.errors) errors, \(counters.backendRequests) backend requests, \(counters.unmatched) unmatched")
         for b in backends { lines.append("backend \(b.recordedOrigin) played at \(b.listener)") }
         lines.append(
-            "diff: \(report.compared) compared, \(report.differing) differing"
+            "diff (\(String(format: "%.1f", diffSeconds)) s): \(report.compared) compared, \(report.differing) differing"
                 + (report.categories.isEmpty
                     ? "" : " (" + report.categories.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")"))
         for g in report.groups.prefix(10) {
@@ -229,9 +231,13 @@ public final class Replayer: @unchecked Sendable {
         }
 
         let options = DiffOptions(rulesPath: config.rulesPath, originMappings: mappings, failOn: config.gate.failOn)
-        let report = try await blocking {
-            try DiffEngine.diff(originalPath: config.recordingPath, resultPath: config.outputPath, options: options)
-        }
+        let snapshot = counters.snapshot
+        let diffClock = ContinuousClock.now
+        let report =
+            config.diff
+            ? try await blocking {
+                try DiffEngine.diff(originalPath: config.recordingPath, resultPath: config.outputPath, options: options)
+            } : DiffReport(exchanges: snapshot.done)
         if let reportPath = config.reportPath {
             do {
                 try report.json().write(to: URL(fileURLWithPath: reportPath))
@@ -239,11 +245,17 @@ public final class Replayer: @unchecked Sendable {
                 throw HarnessError(.io, "cannot write the report: \(error)", path: reportPath)
             }
         }
+        let diffElapsed = diffClock.duration(to: .now)
         let verdict = Gate.evaluate(report, options: config.gate)
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        return ReplaySummary(
+        var summary = ReplaySummary(
             resultPath: config.outputPath, planned: plan.total, counters: counters.snapshot, originMappings: mappings,
-            backends: started, report: report, verdict: verdict, elapsedSeconds: seconds, warnings: warnings)
+            backends: started, report: report, verdict: verdict, elapsedSeconds: Self.seconds(elapsed), warnings: warnings)
+        summary.diffSeconds = Self.seconds(diffElapsed)
+        return summary
+    }
+
+    static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 
     private func originMappings(target: ReplayTarget) -> [OriginMapping] {

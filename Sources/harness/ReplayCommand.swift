@@ -86,6 +86,9 @@ struct ReplayCommand: AsyncParsableCommand {
     @Flag(name: .customLong("quiet"), help: "No progress line and no summary.")
     var quiet = false
 
+    @Flag(name: .customLong("no-diff"), help: "Only write the result log (diff it later with harness diff).")
+    var noDiff = false
+
     @OptionGroup var gate: GateOptionGroup
 
     func run() async throws {
@@ -123,6 +126,7 @@ struct ReplayCommand: AsyncParsableCommand {
             config.reportPath = report
             config.rulesPath = rules
             config.gate = gate.gateOptions
+            config.diff = !noDiff
             let replayer = Replayer(configuration: config)
             return try await replayer.run()
         }

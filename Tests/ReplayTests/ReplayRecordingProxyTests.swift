@@ -1,0 +1,98 @@
+import Diff
+import Foundation
+import HarnessCore
+import HarnessTesting
+import Proxy
+import Replay
+import Testing
+
+/// End to end with the harness's own proxy as both production and staging: the scripted session
+/// is driven through a recording production proxy (the harness playing its backend), and that
+/// recording is replayed against staging proxies with a good config and the seeded mistakes.
+@Suite(.serialized)
+struct ReplayRecordingProxyTests {
+    /// Records the scripted session through a production `RecordingProxy` (ProxyPass /app/ with
+    /// reverse rewriting and preserve-host); returns the recording's path.
+    func recordProduction(in dir: TempDir) async throws -> String {
+        let script = dir.file("script.log")
+        try ReplayRecordingBuilder.scriptedSession().write(to: script)
+        let backendPort = freeLoopbackPort()
+        var production = ProxyConfiguration()
+        production.routes = [ProxyRoute(prefix: "/app/", upstream: "http://127.0.0.1:\(backendPort)/app/")]
+        production.reverseRewrite = true
+        production.preserveHost = true
+        var header = LogHeader()
+        header["source"] = "record"
+        let recording = dir.file("production.log")
+        let writer = try LogWriter(path: recording, header: header)
+        let proxy = RecordingProxy(configuration: production, recorder: writer)
+        let port = try await proxy.start()
+        var drive = ReplayConfiguration(
+            recordingPath: script, target: "http://127.0.0.1:\(port)", outputPath: dir.file("driven.log"),
+            backends: [BackendSpec(listenHost: "127.0.0.1", listenPort: Int(backendPort))])
+        drive.speed = .max
+        drive.concurrency = 2
+        let driven = try await Replayer(configuration: drive).run()
+        try await proxy.shutdown()
+        #expect(driven.counters.errors == 0 && driven.counters.unmatched == 0)
+        return recording
+    }
+
+    func replay(_ recording: String, in dir: TempDir, name: String, staging configure: (inout ProxyConfiguration, String) -> Void)
+        async throws -> (ReplaySummary, [Exchange], [Exchange])
+    {
+        let (_, recorded, _) = try LogFile.readAll(recording)
+        let origin = try #require(recorded.first { $0.leg == .back }).connection.server
+        let stagingPort = freeLoopbackPort()
+        var config = ReplayConfiguration(
+            recordingPath: recording, target: "http://127.0.0.1:\(stagingPort)", outputPath: dir.file("result-\(name).log"),
+            backends: [try BackendSpec(parsing: "http://\(origin)=127.0.0.1:0")])
+        config.speed = .max
+        let replayer = Replayer(configuration: config)
+        let listener = try #require(try await replayer.start().first).listener
+        var staging = ProxyConfiguration()
+        staging.listenPort = Int(stagingPort)
+        staging.routes = [ProxyRoute(prefix: "/app/", upstream: listener + "/app/")]
+        staging.reverseRewrite = true
+        staging.preserveHost = true
+        configure(&staging, listener)
+        let proxy = RecordingProxy(configuration: staging, recorder: nil)
+        _ = try await proxy.start()
+        let summary = try await replayer.run()
+        try await proxy.shutdown()
+        return (summary, recorded, try LogFile.readAll(config.outputPath).exchanges)
+    }
+
+    @Test func goodAndBrokenStagingConfigs() async throws {
+        let dir = TempDir("replay-own-proxy")
+        let recording = try await recordProduction(in: dir)
+
+        let (good, recorded, goodResult) = try await replay(recording, in: dir, name: "good") { _, _ in }
+        #expect(good.counters.done == 6 && good.counters.errors == 0 && good.counters.unmatched == 0)
+        #expect(goodResult.filter { $0.leg == .back }.count == 6)
+        #expect(good.verdict.passed, "\(good.report.groups)")
+
+        let (noReverse, _, noReverseResult) = try await replay(recording, in: dir, name: "no-reverse") { c, _ in c.reverseRewrite = false }
+        let redirects = noReverseResult.filter { $0.leg == .front && ($0.response?.status ?? 0) / 100 == 3 }
+        #expect(redirects.count == 2)
+        for r in redirects {
+            let original = try #require(recorded.first { $0.id == r.replayOf })
+            #expect(r.response?.headers.first("Location") != original.response?.headers.first("Location"))
+        }
+        #expect((noReverse.report.categories["location"] ?? 0) == 2, "\(noReverse.report.categories)")
+        #expect(!noReverse.verdict.passed)
+
+        let (noHost, _, noHostResult) = try await replay(recording, in: dir, name: "no-host") { c, _ in c.preserveHost = false }
+        let backs = noHostResult.filter { $0.leg == .back }
+        #expect(backs.count == 6)
+        #expect(backs.allSatisfy { $0.request.headers.first("Host")?.hasPrefix("127.0.0.1:") == true })
+        #expect((noHost.report.categories["backend_request"] ?? 0) > 0, "\(noHost.report.categories)")
+
+        let (slash, _, slashResult) = try await replay(recording, in: dir, name: "slash") { c, listener in
+            c.routes = [ProxyRoute(prefix: "/app/", upstream: listener + "/app")]
+        }
+        #expect(slashResult.filter { $0.leg == .back && $0.annotation("unmatched") != nil }.count == 6)
+        #expect((slash.report.categories["backend_unmatched"] ?? 0) > 0, "\(slash.report.categories)")
+        #expect(!slash.verdict.passed)
+    }
+}
