@@ -233,11 +233,14 @@ public final class Replayer: @unchecked Sendable {
         let options = DiffOptions(rulesPath: config.rulesPath, originMappings: mappings, failOn: config.gate.failOn)
         let snapshot = counters.snapshot
         let diffClock = ContinuousClock.now
-        let report =
+        // Gate.apply stores the verdict and the per-group gating flags in the report, so every
+        // rendering of it (JSON, terminal, HTML, Markdown) tells the verdict of the user's thresholds.
+        let report = Gate.apply(
             config.diff
-            ? try await blocking {
-                try DiffEngine.diff(originalPath: config.recordingPath, resultPath: config.outputPath, options: options)
-            } : DiffReport(exchanges: snapshot.done)
+                ? try await blocking {
+                    try DiffEngine.diff(originalPath: config.recordingPath, resultPath: config.outputPath, options: options)
+                } : DiffReport(exchanges: snapshot.done),
+            options: config.gate)
         if let reportPath = config.reportPath {
             do {
                 try report.json().write(to: URL(fileURLWithPath: reportPath))

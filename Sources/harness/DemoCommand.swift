@@ -49,6 +49,7 @@ struct DemoCommand: AsyncParsableCommand {
             try LogFile.write(DemoSession.exchanges(start: Clock.nowMicros()), to: script)
             var drive = ReplayConfiguration(recordingPath: script, target: "http://127.0.0.1:\(prodPort)", outputPath: output + "/session-driven.log")
             drive.speed = .max
+            drive.diff = false
             drive.allowOriginalHost = true
             let driven = try await Replayer(configuration: drive).run()
             try await prodProxy.shutdown()

@@ -77,7 +77,10 @@ import Testing
         while let e = try reader.next() {
             count += 1
             if e.leg == .front { fronts += 1 }
-            #expect(e.response?.status == 200)
+            // A back attempt on a pooled connection the upstream had just closed is recorded with
+            // its error (the proxy retried it); everything else is a whole 200.
+            #expect(e.response?.status == 200 || (e.leg == .back && e.error != nil),
+                    "#\(e.id) \(e.leg) status \(String(describing: e.response?.status)) error \(e.error ?? "none") \(e.annotations)")
         }
         #expect(count > 100)
         #expect(fronts > 50)
