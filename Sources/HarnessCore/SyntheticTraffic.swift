@@ -111,7 +111,7 @@ public struct SyntheticTraffic {
         ]
         reqHeaders += extraReq
         var respHeaders: Headers = [
-            HeaderField("Date", httpDate(micros: start)), HeaderField("Server", "Apache/2.4.57 (Debian)"),
+            HeaderField("Date", HTTPDate.format(start / 1_000_000)), HeaderField("Server", "Apache/2.4.57 (Debian)"),
             HeaderField("Content-Type", contentType), HeaderField("Content-Length", String(respBody.count)),
             HeaderField("X-Request-Id", String(rng.next(), radix: 16)),
         ]
@@ -162,30 +162,6 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
-}
-
-/// An IMF-fixdate (`Tue, 14 Nov 2023 22:13:20 GMT`) for `micros` since the epoch.
-public func httpDate(micros: Int64) -> String {
-    let seconds = micros / 1_000_000
-    let days = seconds / 86400
-    let (y, m, d) = ISO8601.civil(fromDays: days)
-    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][Int(((days % 7) + 7) % 7)]
-    let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][Int(m - 1)]
-    let sod = seconds % 86400
-    func p(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
-    return "\(weekday), \(p(d)) \(month) \(y) \(p(sod / 3600)):\(p(sod / 60 % 60)):\(p(sod % 60)) GMT"
-}
-
-/// Parses an IMF-fixdate back to microseconds; nil when it is not one.
-public func parseHTTPDate(_ text: String) -> Int64? {
-    let parts = text.split(separator: " ")
-    guard parts.count == 6, parts[5] == "GMT", let d = Int64(parts[1]), let y = Int64(parts[3]) else { return nil }
-    let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-    guard let mi = months.firstIndex(of: String(parts[2])) else { return nil }
-    let hms = parts[4].split(separator: ":").compactMap { Int64($0) }
-    guard hms.count == 3 else { return nil }
-    let days = ISO8601.days(fromCivil: y, Int64(mi + 1), d)
-    return (days * 86400 + hms[0] * 3600 + hms[1] * 60 + hms[2]) * 1_000_000
 }
 
 extension String {
