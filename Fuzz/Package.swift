@@ -12,14 +12,15 @@ let package = Package(
     name: "harness-fuzz",
     dependencies: [.package(name: "proxy-replay-harness", path: "..")],
     targets: [
+        .target(name: "FuzzSupport"),
         .executableTarget(
-            name: "FuzzLogReader", dependencies: [.product(name: "HarnessCore", package: "proxy-replay-harness")],
+            name: "FuzzLogReader", dependencies: ["FuzzSupport", .product(name: "HarnessCore", package: "proxy-replay-harness")],
             swiftSettings: fuzz, linkerSettings: link),
         .executableTarget(
-            name: "FuzzHARImport", dependencies: [.product(name: "HarnessCore", package: "proxy-replay-harness")],
+            name: "FuzzHARImport", dependencies: ["FuzzSupport", .product(name: "HarnessCore", package: "proxy-replay-harness")],
             swiftSettings: fuzz, linkerSettings: link),
         .executableTarget(
-            name: "FuzzGoReplayImport", dependencies: [.product(name: "HarnessCore", package: "proxy-replay-harness")],
+            name: "FuzzGoReplayImport", dependencies: ["FuzzSupport", .product(name: "HarnessCore", package: "proxy-replay-harness")],
             swiftSettings: fuzz, linkerSettings: link),
     ]
 )
