@@ -91,6 +91,13 @@ struct ReplayCommand: AsyncParsableCommand {
 
     @OptionGroup var gate: GateOptionGroup
 
+    @Option(name: .customLong("junit"), help: "Also write JUnit XML (a testcase per group) to FILE.")
+    var junit: String?
+    @Option(name: .customLong("html"), help: "Also write a self-contained HTML report to FILE.")
+    var html: String?
+    @Option(name: .customLong("markdown"), help: "Also write a Markdown summary (for a PR comment) to FILE.")
+    var markdown: String?
+
     func run() async throws {
         let summary = try await withExitCodes { () -> ReplaySummary in
             var config = ReplayConfiguration(recordingPath: recording, target: target, outputPath: output)
@@ -128,7 +135,10 @@ struct ReplayCommand: AsyncParsableCommand {
             config.gate = gate.gateOptions
             config.diff = !noDiff
             let replayer = Replayer(configuration: config)
-            return try await replayer.run()
+            let summary = try await replayer.run()
+            let extra = ReportOutputs(junit: junit, html: html, markdown: markdown)
+            if !extra.isEmpty { try ReportWriter.write(summary.report, to: extra) }
+            return summary
         }
         if !quiet { Console.error(summary.text) }
         if !summary.verdict.passed { throw ExitCode(1) }

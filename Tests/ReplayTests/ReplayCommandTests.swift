@@ -56,12 +56,17 @@ struct ReplayCommandTests {
             let r = try Run.harness([
                 "replay", dir.file("r.log"), "--target", apache.url, "--backend", "http://10.0.0.5:8080=127.0.0.1:\(backendPort)",
                 "-o", dir.file("out-\(variant).log"), "--report", dir.file("report-\(variant).json"), "--speed", "max",
+                "--junit", dir.file("junit-\(variant).xml"), "--html", dir.file("report-\(variant).html"),
             ])
             #expect(r.status == expected, "\(variant): \(r.stderr)")
             let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.file("report-\(variant).json"))))
             let object = try #require(report as? [String: Any])
             for key in ["exchanges", "compared", "differing", "categories", "groups"] { #expect(object[key] != nil, "\(key)") }
             #expect(object["exchanges"] as? Int == 6)
+            let junit = try String(contentsOfFile: dir.file("junit-\(variant).xml"), encoding: .utf8)
+            #expect(junit.contains("<testsuite"))
+            #expect(junit.contains("<failure") == (expected == 1), "gating groups are JUnit failures")
+            #expect(FileManager.default.fileExists(atPath: dir.file("report-\(variant).html")))
         }
     }
 }
