@@ -37,14 +37,23 @@ struct GateOptionGroup: ParsableArguments {
     }
 }
 
-/// Report outputs beyond `--report` (JSON), shared by `replay`, `diff`, `gate` and `report`.
-struct ReportOptionGroup: ParsableArguments {
+/// The report files beyond `--report` (JSON): shared by `replay`, `diff`, `gate` and `report`.
+struct ReportFileOptions: ParsableArguments {
     @Option(name: .customLong("junit"), help: "Write JUnit XML (a testcase per group) to FILE.")
     var junit: String?
     @Option(name: .customLong("html"), help: "Write a self-contained HTML report to FILE.")
     var html: String?
     @Option(name: .customLong("markdown"), help: "Write a Markdown summary (for a PR comment) to FILE.")
     var markdown: String?
+
+    func outputs(json: String?) -> ReportOutputs {
+        ReportOutputs(json: json, junit: junit, html: html, markdown: markdown)
+    }
+}
+
+/// Report files plus the terminal summary's options, shared by `diff`, `gate` and `report`.
+struct ReportOptionGroup: ParsableArguments {
+    @OptionGroup var files: ReportFileOptions
     @Option(name: .customLong("color"), help: "Colour the terminal summary: auto, always or never.")
     var color: String = "auto"
     @Option(name: .customLong("examples"), help: "Worked examples shown in the terminal summary.")
@@ -52,9 +61,7 @@ struct ReportOptionGroup: ParsableArguments {
     @Flag(name: .customLong("quiet"), help: "No terminal summary (the verdict line only).")
     var quiet = false
 
-    func outputs(json: String?) -> ReportOutputs {
-        ReportOutputs(json: json, junit: junit, html: html, markdown: markdown)
-    }
+    func outputs(json: String?) -> ReportOutputs { files.outputs(json: json) }
 
     var colour: Bool {
         switch color {

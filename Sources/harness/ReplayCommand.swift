@@ -91,12 +91,7 @@ struct ReplayCommand: AsyncParsableCommand {
 
     @OptionGroup var gate: GateOptionGroup
 
-    @Option(name: .customLong("junit"), help: "Also write JUnit XML (a testcase per group) to FILE.")
-    var junit: String?
-    @Option(name: .customLong("html"), help: "Also write a self-contained HTML report to FILE.")
-    var html: String?
-    @Option(name: .customLong("markdown"), help: "Also write a Markdown summary (for a PR comment) to FILE.")
-    var markdown: String?
+    @OptionGroup var reportFiles: ReportFileOptions
 
     func run() async throws {
         let summary = try await withExitCodes { () -> ReplaySummary in
@@ -136,7 +131,7 @@ struct ReplayCommand: AsyncParsableCommand {
             config.diff = !noDiff
             let replayer = Replayer(configuration: config)
             let summary = try await replayer.run()
-            let extra = ReportOutputs(junit: junit, html: html, markdown: markdown)
+            let extra = reportFiles.outputs(json: nil)
             if !extra.isEmpty { try ReportWriter.write(summary.report, to: extra) }
             return summary
         }

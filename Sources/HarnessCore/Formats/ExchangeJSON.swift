@@ -74,29 +74,13 @@ public enum ExchangeJSON {
             w.endObject()
         }
         if let err = e.error { w.string("error", err) }
-        if !e.annotations.isEmpty {
-            w.beginArray("annotations")
-            for a in e.annotations {
-                w.beginArray()
-                w.string(nil, a.key)
-                w.string(nil, a.value)
-                w.endArray()
-            }
-            w.endArray()
-        }
+        if !e.annotations.isEmpty { w.pairs("annotations", e.annotations.map { ($0.key, $0.value) }) }
         w.endObject()
         return w.text
     }
 
     private static func headers(_ w: inout JSONWriter, _ key: String, _ h: Headers) {
-        w.beginArray(key)
-        for f in h {
-            w.beginArray()
-            w.string(nil, f.name)
-            w.string(nil, f.value)
-            w.endArray()
-        }
-        w.endArray()
+        w.pairs(key, h.map { ($0.name, $0.value) })
     }
 
     private static func body(_ w: inout JSONWriter, _ key: String, _ bytes: [UInt8]) {

@@ -140,16 +140,7 @@ public final class HARExporter {
             w.string("parseError", p.message)
         }
         w.endObject()
-        if !e.annotations.isEmpty {
-            w.beginArray("_annotations")
-            for a in e.annotations {
-                w.beginArray()
-                w.string(nil, a.key)
-                w.string(nil, a.value)
-                w.endArray()
-            }
-            w.endArray()
-        }
+        if !e.annotations.isEmpty { w.pairs("_annotations", e.annotations.map { ($0.key, $0.value) }) }
         w.endObject()
         try out.write(first ? w.text : ",\n" + w.text)
         first = false

@@ -54,6 +54,18 @@ public struct JSONWriter {
         if let key { appendKey(key) }
         text += "null"
     }
+    /// `key: [[k, v], ...]`: ordered string pairs (headers, annotations).
+    public mutating func pairs(_ key: String, _ list: [(String, String)]) {
+        beginArray(key)
+        for (k, v) in list {
+            beginArray()
+            string(nil, k)
+            string(nil, v)
+            endArray()
+        }
+        endArray()
+    }
+
     private mutating func appendKey(_ key: String) {
         JSONWriter.escape(key, into: &text)
         text += ":"
