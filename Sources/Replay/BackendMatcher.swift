@@ -137,18 +137,30 @@ public final class BackendMatcher: @unchecked Sendable {
         lock.withLock { dropLinkedLocked(originalID) }
     }
 
-    /// Finds the recorded answer for a request that backend `origin` received.
-    public func match(origin: Int, method: String, target: String, body: [UInt8]) -> BackendMatch {
+    /// Finds the recorded answer for a request that backend `origin` received. `headers` break
+    /// ties: when several recorded requests for the same route belong to front exchanges in
+    /// flight (two users loading the same page at once), the one whose recorded headers (cookies,
+    /// credentials, `Accept`) agree most with what arrived is served and linked.
+    public func match(origin: Int, method: String, target: String, body: [UInt8], headers: [HeaderField] = []) -> BackendMatch {
         let route = RouteKey(origin: origin, method: method, target: target)
         let digest = BodyDigest(body)
         return lock.withLock { () -> BackendMatch in
             let candidates = byRoute[route] ?? []
-            // 1. Linked to a front exchange in flight (same body first).
+            // 1. Linked to a front exchange in flight (same body first; most headers in common).
             for sameBody in [true, false] {
+                var best: (id: UInt64, replayed: UInt64, score: Int)?
                 for id in candidates {
                     guard let e = entries[id], !e.consumed, let f = e.frontID, let replayed = inFlight[f] else { continue }
                     if sameBody && !e.digest.matches(digest) { continue }
-                    return serveLocked(id, link: Link(frontID: replayed, confidence: inFlight.count == 1 ? .exact : .high))
+                    if best == nil && headers.isEmpty {
+                        best = (id, replayed, 0)
+                        break
+                    }
+                    let score = Self.headerAgreement(e.exchange.request.headers, headers)
+                    if best == nil || score > best!.score { best = (id, replayed, score) }
+                }
+                if let best {
+                    return serveLocked(best.id, link: Link(frontID: best.replayed, confidence: inFlight.count == 1 ? .exact : .high))
                 }
             }
             // 2. Any unserved recorded request with the same body, unlinked ones first.
@@ -223,6 +235,23 @@ public final class BackendMatcher: @unchecked Sendable {
             byFront[f] = list.isEmpty ? nil : list
         }
     }
+
+    /// How many of the recorded request's end-to-end header fields arrived with the same value;
+    /// fields a proxy rewrites anyway (`Host`, `X-Forwarded-*`, `Via`, hop-by-hop, framing) do not count.
+    static func headerAgreement(_ recorded: [HeaderField], _ received: [HeaderField]) -> Int {
+        var score = 0
+        for r in recorded {
+            let name = r.name.lowercased()
+            if proxyRewritten.contains(name) || name.hasPrefix("x-forwarded-") { continue }
+            if received.contains(where: { $0.value == r.value && $0.name.lowercased() == name }) { score += 1 }
+        }
+        return score
+    }
+
+    private static let proxyRewritten: Set<String> = [
+        "host", "via", "forwarded", "connection", "keep-alive", "te", "transfer-encoding", "content-length",
+        "proxy-connection", "upgrade",
+    ]
 
     static func commonPrefix(_ a: String, _ b: String) -> Int {
         var n = 0

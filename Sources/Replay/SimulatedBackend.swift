@@ -130,7 +130,7 @@ final class BackendHandler: ChannelInboundHandler {
             trailers: trailers.map { $0.map { HeaderField($0.name, $0.value) } } ?? [])
         context.counters.backendRequest()
         let match = context.matcher.match(
-            origin: context.index, method: request.method, target: request.target, body: body)
+            origin: context.index, method: request.method, target: request.target, body: body, headers: request.headers)
         var response: Response
         var annotations: [Annotation] = []
         var link: Link?
@@ -162,11 +162,32 @@ final class BackendHandler: ChannelInboundHandler {
         if closeAfter && response.headers.first("Connection") == nil {
             response.headers.append(HeaderField("Connection", "close"))
         }
+        let local = ctx.channel.localAddress
+        let remote = ctx.channel.remoteAddress
+        var framing: Framing = []
+        if response.headers.first("Transfer-Encoding")?.lowercased().contains("chunked") == true {
+            framing.insert(.responseChunked)
+        } else if response.headers.first("Content-Length") != nil {
+            framing.insert(.responseContentLength)
+        }
+        if !closeAfter { framing.insert(.keepAlive) }
+        // Recorded before a byte of the answer leaves: the proxy may relay it and the replay may end
+        // at once, and the result log must already hold this backend call then.
+        let responseStart = Clock.nowMicros()
+        let exchange = Exchange(
+            id: context.recorder.newExchangeID(), leg: .back,
+            connection: ConnectionInfo(
+                id: connectionID, client: endpoint(remote), server: endpoint(local), tls: tls),
+            sequence: sequence,
+            timing: Timing(requestStart: started, requestEnd: requestEnd, responseStart: responseStart, responseEnd: responseStart),
+            request: request, response: response, framing: framing, link: link, replayOf: replayOf,
+            annotations: annotations)
+        sequence += 1
+        context.recorder.append(exchange)
         let version = HTTPVersion(major: Int(h.version.major), minor: Int(h.version.minor))
         var nioHeaders = HTTPHeaders()
         for f in response.headers { nioHeaders.add(name: f.name, value: f.value) }
         let status = HTTPResponseStatus(statusCode: Int(response.status), reasonPhrase: response.reason)
-        let responseStart = Clock.nowMicros()
         ctx.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: nioHeaders))), promise: nil)
         if !response.body.isEmpty && request.method != "HEAD" {
             ctx.write(wrapOutboundOut(.body(.byteBuffer(ctx.channel.allocator.buffer(bytes: response.body)))), promise: nil)
@@ -178,25 +199,6 @@ final class BackendHandler: ChannelInboundHandler {
             let channel = ctx.channel
             done.whenComplete { _ in channel.close(promise: nil) }
         }
-        let local = ctx.channel.localAddress
-        let remote = ctx.channel.remoteAddress
-        var framing: Framing = []
-        if response.headers.first("Transfer-Encoding")?.lowercased().contains("chunked") == true {
-            framing.insert(.responseChunked)
-        } else if response.headers.first("Content-Length") != nil {
-            framing.insert(.responseContentLength)
-        }
-        if !closeAfter { framing.insert(.keepAlive) }
-        let exchange = Exchange(
-            id: context.recorder.newExchangeID(), leg: .back,
-            connection: ConnectionInfo(
-                id: connectionID, client: endpoint(remote), server: endpoint(local), tls: tls),
-            sequence: sequence,
-            timing: Timing(requestStart: started, requestEnd: requestEnd, responseStart: responseStart, responseEnd: Clock.nowMicros()),
-            request: request, response: response, framing: framing, link: link, replayOf: replayOf,
-            annotations: annotations)
-        sequence += 1
-        context.recorder.append(exchange)
     }
 
     /// The recorded answer, rewritten for this listener and re-framed for its body.

@@ -78,6 +78,24 @@ struct BackendMatcherTests {
         #expect(r?.1?.frontID == 30)
     }
 
+    /// Two users load the same page at once: the one whose cookie arrived gets its own answer.
+    @Test func sameRouteInFlightTwiceIsTiedByHeaders() {
+        let m = BackendMatcher(originNames: ["b"])
+        var anonymous = back(2, "GET", "/account", front: 1, status: 302)
+        anonymous.request.headers = [HeaderField("Host", "b"), HeaderField("Accept", "*/*")]
+        var signedIn = back(4, "GET", "/account", front: 3, status: 200)
+        signedIn.request.headers = [HeaderField("Host", "b"), HeaderField("Accept", "*/*"), HeaderField("Cookie", "s=1")]
+        m.addRecorded(anonymous, origin: 0)
+        m.addRecorded(signedIn, origin: 0)
+        m.beginFront(originalID: 1, replayedID: 10)
+        m.beginFront(originalID: 3, replayedID: 30)
+        let withCookie = [HeaderField("Host", "staging"), HeaderField("Accept", "*/*"), HeaderField("cookie", "s=1")]
+        let first = served(m.match(origin: 0, method: "GET", target: "/account", body: [], headers: withCookie))
+        #expect(first?.0 == 4 && first?.1?.frontID == 30)
+        let second = served(m.match(origin: 0, method: "GET", target: "/account", body: [], headers: [HeaderField("Accept", "*/*")]))
+        #expect(second?.0 == 2 && second?.1?.frontID == 10)
+    }
+
     @Test func fallsBackToMethodPathQueryAndBodyInRecordedOrder() {
         let m = BackendMatcher(originNames: ["b"])
         m.addRecorded(back(2, "POST", "/f?x=1", front: nil, body: "one"), origin: 0)
