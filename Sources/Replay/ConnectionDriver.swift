@@ -132,7 +132,9 @@ final class ConnectionDriver: @unchecked Sendable {
                 case .failure(let error):
                     failNext(kind: ConnectionFailure.classify(error))
                 }
-                pump()
+                // Not from inside the connect promise: NIO completes it before the pipeline has
+                // seen channelActive, and a write from there races the channel's own bookkeeping.
+                loop.execute { [self] in pump() }
             }
     }
 
