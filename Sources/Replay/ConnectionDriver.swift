@@ -101,7 +101,7 @@ final class ConnectionDriver: @unchecked Sendable {
         state = .connecting
         let target = engine.target
         let maxBody = engine.maxBody
-        ClientBootstrap(group: loop)
+        let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(engine.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { [self] channel in
@@ -116,26 +116,31 @@ final class ConnectionDriver: @unchecked Sendable {
                     try sync.addHandler(ReplayClientHandler(driver: self, maxBody: maxBody))
                 }
             }
-            .connect(host: target.origin.host, port: Int(target.origin.port))
-            .whenComplete { [self] result in
-                loop.assertInEventLoop()
-                state = .idle
-                switch result {
-                case .success(let ch):
-                    if finished {
-                        ch.close(promise: nil)
-                        return
-                    }
-                    channel = ch
-                    connectionID = engine.recorder.newConnectionID()
-                    sequence = 0
-                case .failure(let error):
-                    failNext(kind: ConnectionFailure.classify(error))
+        let connecting: EventLoopFuture<any Channel>
+        if let address = target.address {
+            connecting = bootstrap.connect(to: address)
+        } else {
+            connecting = bootstrap.connect(host: target.origin.host, port: Int(target.origin.port))
+        }
+        connecting.whenComplete { [self] result in
+            loop.assertInEventLoop()
+            state = .idle
+            switch result {
+            case .success(let ch):
+                if finished {
+                    ch.close(promise: nil)
+                    return
                 }
-                // Not from inside the connect promise: NIO completes it before the pipeline has
-                // seen channelActive, and a write from there races the channel's own bookkeeping.
-                loop.execute { [self] in pump() }
+                channel = ch
+                connectionID = engine.recorder.newConnectionID()
+                sequence = 0
+            case .failure(let error):
+                failNext(kind: ConnectionFailure.classify(error))
             }
+            // Not from inside the connect promise: NIO completes it before the pipeline has
+            // seen channelActive, and a write from there races the channel's own bookkeeping.
+            loop.execute { [self] in pump() }
+        }
     }
 
     /// The next request could not be sent (no connection): record the error, go on.
