@@ -161,10 +161,10 @@ final class ConnectionDriver: @unchecked Sendable {
         let original = p.exchange
         let (request, annotations) = outgoingRequest(original.request)
         let id = engine.recorder.newExchangeID()
-        if original.request.method.uppercased() == "CONNECT" || original.request.headers.first("Upgrade") != nil {
+        if original.request.method.uppercased() == "CONNECT" {
             record(
                 InFlight(original: original, request: request, id: id, start: Clock.nowMicros(), annotations: annotations),
-                response: nil, error: "unsupported: upgrade or CONNECT is not replayed", channel: channel)
+                response: nil, error: "unsupported: CONNECT is not replayed", channel: channel)
             state = .idle
             pump()
             return
@@ -225,8 +225,16 @@ final class ConnectionDriver: @unchecked Sendable {
 
     func responseReceived(_ received: ReceivedResponse, on ch: any Channel) {
         guard ch === channel, state == .sending, inflight != nil else { return }
+        // After a 101 the connection speaks another protocol: the handshake is what a replay
+        // compares (the recording keeps the tunnel's byte counts, not its frames).
+        let upgraded = received.head.status == .switchingProtocols
+        if upgraded, var f = inflight {
+            f.annotations.append(Annotation("upgrade", "handshake replayed; tunnel data is not replayed"))
+            inflight = f
+        }
         let closes =
-            received.head.headers[canonicalForm: "connection"].contains { $0.lowercased() == "close" }
+            upgraded
+            || received.head.headers[canonicalForm: "connection"].contains { $0.lowercased() == "close" }
             || (received.head.version.minor == 0
                 && !received.head.headers[canonicalForm: "connection"].contains { $0.lowercased() == "keep-alive" })
         endInFlight(response: received, error: nil)

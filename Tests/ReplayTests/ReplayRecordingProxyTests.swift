@@ -95,4 +95,38 @@ struct ReplayRecordingProxyTests {
         #expect((slash.report.categories["backend_unmatched"] ?? 0) > 0, "\(slash.report.categories)")
         #expect(!slash.verdict.passed)
     }
+
+    /// A WebSocket handshake recorded on both legs: the replay sends the Upgrade request, the
+    /// simulated backend answers the recorded 101, and the handshake compares equal.
+    @Test func websocketHandshakeIsReplayed() async throws {
+        let dir = TempDir("replay-upgrade")
+        var b = ReplayRecordingBuilder()
+        let c = b.newConnection()
+        let upgradeHeaders: Headers = [
+            HeaderField("Upgrade", "websocket"), HeaderField("Connection", "Upgrade"),
+            HeaderField("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), HeaderField("Sec-WebSocket-Version", "13"),
+        ]
+        let switching = Response(
+            status: 101, reason: "Switching Protocols",
+            headers: [
+                HeaderField("Upgrade", "websocket"), HeaderField("Connection", "Upgrade"),
+                HeaderField("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+            ])
+        b.add(connection: c, target: "/app/ws", requestHeaders: upgradeHeaders, front: switching, back: switching)
+        let page = Response(status: 200, reason: "OK", headers: [HeaderField("Content-Length", "2")], body: Array("ok".utf8))
+        b.add(connection: b.newConnection(), target: "/app/", front: page, back: page)
+        let recording = dir.file("ws.log")
+        try b.write(to: recording)
+
+        let (summary, _, result) = try await replay(recording, in: dir, name: "ws") { _, _ in }
+        let front = try #require(result.first { $0.leg == .front && $0.request.target == "/app/ws" })
+        #expect(front.error == nil, "\(front.error ?? "")")
+        #expect(front.response?.status == 101)
+        #expect(front.annotation("upgrade") != nil)
+        let back = try #require(result.first { $0.leg == .back && $0.request.target == "/app/ws" })
+        #expect(back.request.headers.first("Upgrade") == "websocket")
+        #expect(back.replayOf != nil && back.annotation("unmatched") == nil)
+        #expect(summary.counters.errors == 0)
+        #expect(summary.verdict.passed, "\(summary.report.groups)")
+    }
 }
