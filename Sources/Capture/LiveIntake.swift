@@ -52,10 +52,8 @@ final class LiveIntake: PacketFeed, @unchecked Sendable {
 
     private let source: PcapSource
     private let maxQueuedBytes: Int
-    // A mutex and condition at stable addresses (never Swift-managed storage).
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    // Guarded by `mutex`.
+    private let lock = ConditionLock()
+    // Guarded by `lock`.
     private var queue: [Batch] = []
     private var queuedBytes = 0
     private var ended = false
@@ -71,26 +69,12 @@ final class LiveIntake: PacketFeed, @unchecked Sendable {
     init(source: PcapSource, maxQueuedBytes: Int = 256 << 20) {
         self.source = source
         self.maxQueuedBytes = maxQueuedBytes
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(condition, nil)
     }
 
-    deinit {
-        stop()
-        pthread_cond_destroy(condition)
-        pthread_mutex_destroy(mutex)
-        condition.deallocate()
-        mutex.deallocate()
-    }
-
-    private func locked<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return try body()
-    }
+    deinit { stop() }
 
     /// Packets dropped because the queue was full.
-    var droppedByHarness: Int { locked { dropped } }
+    var droppedByHarness: Int { lock.locked { dropped } }
 
     func start() {
         let box = Unmanaged.passRetained(self)
@@ -105,7 +89,7 @@ final class LiveIntake: PacketFeed, @unchecked Sendable {
             thread = t
         } else {
             box.release()
-            locked {
+            lock.locked {
                 failure = HarnessError(.io, "cannot start the capture thread (error \(rc))")
                 ended = true
             }
@@ -120,26 +104,26 @@ final class LiveIntake: PacketFeed, @unchecked Sendable {
             guard !batch.entries.isEmpty else { return }
             let full = batch
             batch = Batch(capacity: Self.batchBytes)
-            locked {
+            lock.locked {
                 queue.append(full)
                 queuedBytes += full.used
-                pthread_cond_signal(condition)
+                lock.signal()
             }
         }
         loop: while true {
-            if StopRequest.isSet || locked({ stopping }) { break }
+            if StopRequest.isSet || lock.locked({ stopping }) { break }
             let read: PcapRead
             do {
                 read = try source.read(pollMillis: 20)
             } catch {
-                locked { failure = error }
+                lock.locked { failure = error }
                 break
             }
             switch read {
             case .packet(let p):
-                let full = locked { queuedBytes + batch.used + p.bytes.count > maxQueuedBytes }
+                let full = lock.locked { queuedBytes + batch.used + p.bytes.count > maxQueuedBytes }
                 if full {
-                    locked { dropped += 1 }
+                    lock.locked { dropped += 1 }
                     continue
                 }
                 if batch.used + p.bytes.count > batch.storage.count {
@@ -159,9 +143,9 @@ final class LiveIntake: PacketFeed, @unchecked Sendable {
             }
         }
         push()
-        locked {
+        lock.locked {
             ended = true
-            pthread_cond_signal(condition)
+            lock.signal()
         }
     }
 
@@ -179,17 +163,8 @@ final class LiveIntake: PacketFeed, @unchecked Sendable {
             }
             current = nil
             index = 0
-            let (next, done, error) = locked { () -> (Batch?, Bool, (any Error)?) in
-                if queue.isEmpty && !ended {
-                    var deadline = timespec()
-                    clock_gettime(CLOCK_REALTIME, &deadline)
-                    deadline.tv_nsec += 100_000_000
-                    if deadline.tv_nsec >= 1_000_000_000 {
-                        deadline.tv_sec += 1
-                        deadline.tv_nsec -= 1_000_000_000
-                    }
-                    pthread_cond_timedwait(condition, mutex, &deadline)
-                }
+            let (next, done, error) = lock.locked { () -> (Batch?, Bool, (any Error)?) in
+                if queue.isEmpty && !ended { lock.wait(seconds: 0.1) }
                 if !queue.isEmpty {
                     let b = queue.removeFirst()
                     queuedBytes -= b.used
@@ -207,9 +182,9 @@ final class LiveIntake: PacketFeed, @unchecked Sendable {
     }
 
     func stop() {
-        locked {
+        lock.locked {
             stopping = true
-            pthread_cond_signal(condition)
+            lock.signal()
         }
         if let t = thread {
             thread = nil
