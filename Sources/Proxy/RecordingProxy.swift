@@ -108,6 +108,13 @@ public final class RecordingProxy: Sendable {
         return s
     }
 
+    /// Serves `statistics` for Prometheus at `http://host:port/metrics` (port 0 = ephemeral) on
+    /// the proxy's event loops, until `shutdown()`.
+    public func startMetrics(host: String, port: Int) async throws -> MetricsEndpoint {
+        guard let running = state.get() else { throw ProxyConfigurationError("the proxy is not running") }
+        return try await MetricsEndpoint.start(host: host, port: port, group: running.group) { [self] in statistics }
+    }
+
     /// Exchanges that reached the recorder (after `shutdown()`, all of them).
     public var written: Int { queue?.written ?? 0 }
     /// The first error the recorder reported (disk full, ...), if any.

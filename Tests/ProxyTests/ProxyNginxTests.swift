@@ -194,6 +194,23 @@ import Testing
         #expect(backs[2] != backs[1], "closed once idle past the timeout")
     }
 
+    /// `GET /metrics` on the metrics listener answers the counters in Prometheus' text format.
+    @Test func prometheusEndpointCountsRequests() async throws {
+        guard let nginx = try startNginx() else { return }
+        try nginx.writeFile("m.txt", Data("m".utf8))
+        let proxy = try await TestProxy.start(ProxyConfiguration(upstream: nginx.origin + "/"))
+        let metrics = try await proxy.proxy.startMetrics(host: "127.0.0.1", port: 0)
+        for _ in 0..<3 { #expect(try Curl.fetch(proxy.url("/x/m.txt")).status == 200) }
+        let scrape = try Curl.fetch("http://127.0.0.1:\(metrics.port)/metrics")
+        let text = String(decoding: scrape.body, as: UTF8.self)
+        #expect(scrape.status == 200)
+        #expect(text.contains("# TYPE harness_proxy_requests_total counter"))
+        #expect(text.contains("\nharness_proxy_requests_total 3\n"), "\(text)")
+        #expect(text.contains("\nharness_proxy_upstream_errors_total 0\n"))
+        #expect(try Curl.fetch("http://127.0.0.1:\(metrics.port)/other").status == 404)
+        try await proxy.stop()
+    }
+
     @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
         guard let nginx = try startNginx() else { return }
         for n in ["1", "2", "3"] { try nginx.writeFile("p\(n).txt", Data("body-\(n)".utf8)) }
