@@ -104,6 +104,9 @@ struct RecordCommand: AsyncParsableCommand {
     @Option(help: "Event loop threads (0 = one per core).")
     var threads: Int = 0
 
+    @Option(help: "Serve Prometheus metrics at http://HOST:PORT/metrics (port 0 = ephemeral).")
+    var metrics: String?
+
     func validate() throws {
         if upstream == nil && routes.isEmpty { throw ValidationError("give --upstream URL or at least one --route PREFIX=URL") }
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
@@ -176,6 +179,13 @@ struct RecordCommand: AsyncParsableCommand {
             Console.error("harness: recording on \(scheme)://\(host):\(port) -> \(output)\n")
 
             let stop = SignalWaiter(signals: [SIGINT, SIGTERM])
+            if let metrics {
+                guard let at = Endpoint(parsing: Substring(metrics)) else {
+                    throw HarnessError(.usage, "--metrics takes HOST:PORT, not '\(metrics)'")
+                }
+                let endpoint = try await proxy.startMetrics(host: at.host, port: Int(at.port))
+                Console.error("harness: metrics on http://\(at.host):\(endpoint.port)/metrics\n")
+            }
             let statsTask: Task<Void, Never>? = stats.map { interval in
                 Task {
                     var last = proxy.statistics
