@@ -1,0 +1,123 @@
+import Diff
+import Foundation
+import HarnessCore
+import HarnessTesting
+import Replay
+import Testing
+
+/// The end-to-end scenario matrix (issue 7): for Apache httpd, nginx and HAProxy, record a scripted
+/// curl/wrk session through the real proxy with its good config in front of a real backend (taps
+/// and off the wire), then replay each recording against every variant config while the harness
+/// plays the backend, and check that exactly the expected difference categories fire.
+/// `scripts/e2e` runs this suite alone and prints the table.
+@Suite(.serialized)
+struct ScenarioMatrixTests {
+    /// `HARNESS_E2E_PROXIES=apache,nginx` limits the run; `HARNESS_E2E_KEEP=DIR` keeps the
+    /// recordings, result logs and reports there; `HARNESS_E2E_TABLE=FILE` is where the table goes.
+    static let environment = ProcessInfo.processInfo.environment
+
+    @Test func everySeededMistakeFiresItsCategoriesAndGoodConfigsStaySilent() async throws {
+        let started = Date()
+        let keep = Self.environment["HARNESS_E2E_KEEP"]
+        let scratch = TempDir("scenario-matrix")
+        let dir = keep ?? scratch.path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let only = Set((Self.environment["HARNESS_E2E_PROXIES"] ?? "").split(separator: ",").map(String.init))
+        var cells: [Cell] = []
+        for kind in ScenarioProxyKind.allCases where only.isEmpty || only.contains(kind.rawValue) {
+            guard TestEnvironment.tool(kind.tool) != nil else { continue }
+            let productionDir = TempDir("scenario-\(kind.rawValue)-production")
+            guard var production = try ScenarioSession.record(kind, into: productionDir) else { continue }
+            production = try production.copied(to: dir)
+            if !production.captureSummary.isEmpty { print("\(kind.rawValue) capture:\n\(production.captureSummary)") }
+            // The whole session was recorded: 9 curl steps (12 requests with the followed
+            // redirects) and the wrk burst.
+            #expect(production.tapFronts >= 30, "\(kind): \(production.tapFronts) front exchanges through the taps")
+            if production.captureRecording != nil {
+                #expect(production.captureFronts >= 30, "\(kind): \(production.captureFronts) front exchanges captured")
+            }
+            var recordings = [("tap", production.tapRecording)]
+            if let capture = production.captureRecording { recordings.append(("capture", capture)) }
+            for variant in kind.variants {
+                for (name, path) in recordings {
+                    cells.append(Cell(kind: kind, variant: variant, recording: name, path: path, production: production))
+                }
+            }
+        }
+        let rows = await Self.run(cells, dir: dir, concurrency: 3)
+        let table = ScenarioTable.render(rows)
+        let elapsed = String(format: "%.0f", Date().timeIntervalSince(started))
+        print("\nScenario matrix (\(elapsed) s):\n\(table)\n")
+        let tablePath = Self.environment["HARNESS_E2E_TABLE"] ?? FileManager.default.temporaryDirectory.path + "/scenario-matrix.txt"
+        try? (table + "\n").write(toFile: tablePath, atomically: true, encoding: .utf8)
+        for row in rows {
+            #expect(row.ok, "\(row.proxy) \(row.variant) (\(row.recording)): expected \(row.expectedText), fired \(row.firedText)")
+        }
+    }
+
+    struct Cell: Sendable {
+        var kind: ScenarioProxyKind
+        var variant: ScenarioVariant
+        var recording: String
+        var path: String
+        var production: ScenarioProduction
+    }
+
+    /// Replays the cells, `concurrency` at a time (each has its own proxy and ports); rows in cell order.
+    static func run(_ cells: [Cell], dir: String, concurrency: Int) async -> [ScenarioRow] {
+        await withTaskGroup(of: (Int, ScenarioRow).self) { group in
+            var rows = [ScenarioRow?](repeating: nil, count: cells.count)
+            var next = 0
+            func add() {
+                guard next < cells.count else { return }
+                let (i, c) = (next, cells[next])
+                next += 1
+                group.addTask { (i, await replay(c.kind, c.variant, recording: (c.recording, c.path), production: c.production, dir: dir)) }
+            }
+            for _ in 0..<concurrency { add() }
+            while let (i, row) = await group.next() {
+                rows[i] = row
+                add()
+            }
+            return rows.compactMap { $0 }
+        }
+    }
+
+    /// Replays `recording` against `kind` started with `variant`, the harness playing the recorded
+    /// backend (with TLS for the HTTPS variants); the categories the diff reported.
+    static func replay(
+        _ kind: ScenarioProxyKind, _ variant: ScenarioVariant, recording: (kind: String, path: String),
+        production: ScenarioProduction, dir: String
+    ) async -> ScenarioRow {
+        let started = Date()
+        var row = ScenarioRow(
+            proxy: kind.rawValue, variant: variant.name, recording: recording.kind, seeds: variant.seeds,
+            expected: variant.expected, fired: [:], replayed: 0)
+        do {
+            let simulated = freeLoopbackPort()
+            let backend = variant.backendDown
+                ? "http://127.0.0.1:\(freeLoopbackPort())" : "\(variant.backendTLS ? "https" : "http")://127.0.0.1:\(simulated)"
+            guard let proxy = try ScenarioProxy.start(kind, variant: variant.name, backend: backend) else {
+                row.failure = "\(kind.tool) missing"
+                return row
+            }
+            defer { proxy.stop() }
+            let name = "\(kind.rawValue)-\(variant.name)-\(recording.kind)"
+            var config = ReplayConfiguration(
+                recordingPath: recording.path, target: proxy.url, outputPath: "\(dir)/\(name).log",
+                backends: [BackendSpec(recordedOrigin: production.backendOrigin, listenPort: Int(simulated), tls: variant.backendTLS)])
+            config.speed = .max
+            config.concurrency = 4
+            config.allowOriginalHost = true
+            config.requestTimeout = 20
+            config.reportPath = "\(dir)/\(name).json"
+            let summary = try await Replayer(configuration: config).run()
+            row.fired = summary.report.categories.filter { $0.value > 0 }
+            row.replayed = summary.report.compared
+        } catch {
+            row.failure = "\(error)"
+        }
+        row.seconds = Date().timeIntervalSince(started)
+        return row
+    }
+}
