@@ -59,6 +59,7 @@ public struct ScenarioVariant: Sendable {
         .init("request-header", "RequestHeader set X-Env staging (was prod)", ["backend_request"]),
         .init("no-forwarded", "ProxyAddHeaders Off (no X-Forwarded-*)", ["backend_request"]),
         .init("via-on", "ProxyVia On", ["backend_request", "header"]),
+        .init("proxy-timeout", "ProxyTimeout 1 (the slow report takes 1.5 s)", ["status"]),
         .init("backend-down", "backend unreachable, ErrorDocument 503", unreachable, down: true),
         .init("https-no-engine", "https:// backend without SSLProxyEngine (500)", unreachable, tls: true),
         .init("https-engine", "https:// backend, SSLProxyEngine On, SSLProxyVerify none", [], tls: true),
@@ -73,6 +74,7 @@ public struct ScenarioVariant: Sendable {
         .init("headers-dropped", "add_header X-Frame-Options/X-Content-Type-Options removed", ["header"]),
         .init("request-header", "proxy_set_header X-Env staging (was prod)", ["backend_request"]),
         .init("no-forwarded", "proxy_set_header X-Forwarded-For removed", ["backend_request"]),
+        .init("read-timeout", "proxy_read_timeout 1s (the slow report takes 1.5 s)", ["status"]),
         .init("backend-down", "backend unreachable (502)", unreachable, down: true),
         .init("https", "proxy_pass https:// backend (proxy_ssl_verify off)", [], tls: true),
         .init("https-verify", "proxy_ssl_verify on (self-signed backend)", unreachable, tls: true),
@@ -84,6 +86,7 @@ public struct ScenarioVariant: Sendable {
         .init("request-header", "http-request set-header X-Env staging (was prod)", ["backend_request"]),
         .init("no-forwardfor", "option forwardfor removed", ["backend_request"]),
         .init("headers-dropped", "http-response set-header X-Frame-Options/X-Content-Type-Options removed", ["header"]),
+        .init("server-timeout", "timeout server 1s (the slow report takes 1.5 s)", ["status"]),
         .init("backend-down", "server unreachable (503)", unreachable, down: true),
         .init("https", "server ... ssl verify none", [], tls: true),
         .init("https-verify", "server ... ssl verify required (self-signed backend)", unreachable, tls: true),
@@ -181,6 +184,7 @@ public final class ScenarioProxy: @unchecked Sendable {
         case "request-header": replace("RequestHeader", with: "RequestHeader set X-Env staging")
         case "no-forwarded": lines.append("ProxyAddHeaders Off")
         case "via-on": lines.append("ProxyVia On")
+        case "proxy-timeout": lines.append("ProxyTimeout 1")
         case "https-engine": lines.append(sslProxyLax)
         case "https-verify":
             lines.append("SSLProxyEngine On\nSSLProxyVerify require\nSSLProxyCACertificateFile /etc/ssl/certs/ca-certificates.crt")
@@ -226,6 +230,7 @@ public final class ScenarioProxy: @unchecked Sendable {
         case "headers-dropped": replace("add_header", with: nil)
         case "request-header": replace("proxy_set_header X-Env", with: "proxy_set_header X-Env staging;")
         case "no-forwarded": replace("proxy_set_header X-Forwarded-For", with: nil)
+        case "read-timeout": lines.append("proxy_read_timeout 1s;")
         case "https-verify":
             lines.append("proxy_ssl_verify on;\nproxy_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;")
         default: break
@@ -265,7 +270,7 @@ public final class ScenarioProxy: @unchecked Sendable {
                 retries 1
                 timeout connect 300ms
                 timeout client 15s
-                timeout server 15s
+                timeout server \(variant == "server-timeout" ? "1s" : "15s")
             frontend fe
                 bind 127.0.0.1:\(port)
                 default_backend be

@@ -54,8 +54,15 @@ public enum ScenarioSession {
         let proxyPort = freeLoopbackPort()
         let tapFrontPort = freeLoopbackPort()
         let tapBackOrigin = "http://127.0.0.1:\(tapBackPort)"
+        guard let python = TestEnvironment.tool("python3") else { return nil }
+        let slowPort = freeLoopbackPort()
+        let slow = try ScenarioServer(
+            name: "slow backend", executable: python, arguments: ["-c", slowBackendScript, String(slowPort)], port: slowPort,
+            output: dir.file("slow.out"), log: dir.file("slow.out"))
+        defer { slow.stop() }
         guard let backend = try NginxServer(
-            root: dir.file("backend-root"), extraServerConfig: backendLocations(selfOrigin: tapBackOrigin, port: backendPort), port: backendPort)
+            root: dir.file("backend-root"),
+            extraServerConfig: backendLocations(selfOrigin: tapBackOrigin, port: backendPort, slowPort: slowPort), port: backendPort)
         else { return nil }
         defer { backend.stop() }
         try writeBackendFiles(backend)
@@ -117,7 +124,8 @@ public enum ScenarioSession {
     /// The upload goes through nginx's request buffering to an inner location, so it is answered
     /// after the whole body was read, as an upload handler does (a `return` would answer at once
     /// and the proxy would abort the rest of the body: a different recording every run).
-    static func backendLocations(selfOrigin: String, port: UInt16) -> String {
+    /// `/app/slow` goes to a small Python backend that answers after 1.5 s (for proxy timeouts).
+    static func backendLocations(selfOrigin: String, port: UInt16, slowPort: UInt16) -> String {
         """
         location = /app/login {
             if ($request_method = POST) {
@@ -134,10 +142,30 @@ public enum ScenarioSession {
         }
         location = /app/docs { return 301 \(selfOrigin)/app/docs/; }
         location = /app/upload { proxy_pass http://127.0.0.1:\(port)/stored; }
+        location = /app/slow { proxy_pass http://127.0.0.1:\(slowPort); }
         location = /stored { default_type application/json; return 201 '{"stored":"$content_length"}'; }
         location /app/ { gzip on; gzip_types text/plain; gzip_min_length 1; }
         """
     }
+
+    /// A backend whose report takes 1.5 s (argument: the port).
+    static let slowBackendScript = """
+        import sys, time
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        class Slow(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            def do_GET(self):
+                time.sleep(1.5)
+                body = b"slow report\\n"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            def log_message(self, *args):
+                pass
+        ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Slow).serve_forever()
+        """
 
     static func writeBackendFiles(_ backend: NginxServer) throws {
         try backend.writeFile("app/index.html", Data("<!doctype html><title>Shop</title><a href=/app/login>log in</a>\n".utf8))
@@ -171,7 +199,7 @@ public enum ScenarioSession {
 
     /// The scripted session against the front tap: pages, a login (POST, redirect, cookie), an
     /// unauthenticated redirect, a moved directory, a gzip-chunked report, a 300 KB download, a
-    /// 200 KB upload, a 404, then a short wrk burst (20 requests on two connections).
+    /// 200 KB upload, a 404, a slow report (1.5 s), then a short wrk burst (20 requests on two connections).
     static func drive(curl: String, wrk: String, frontPort: UInt16, dir: TempDir) throws {
         let site = "http://\(ScenarioProxy.serverName)/app"
         let jar = dir.file("cookies.txt")
@@ -187,6 +215,7 @@ public enum ScenarioSession {
             ["\(site)/big.bin"],
             ["-H", "Expect:", "-H", "Content-Type: application/octet-stream", "--data-binary", "@\(upload)", "\(site)/upload"],
             ["\(site)/missing"],
+            ["\(site)/slow"],
         ]
         for (i, step) in steps.enumerated() {
             let r = try Run.process(

@@ -30,7 +30,7 @@ struct ScenarioMatrixTests {
             guard var production = try ScenarioSession.record(kind, into: productionDir) else { continue }
             production = try production.copied(to: dir)
             if !production.captureSummary.isEmpty { print("\(kind.rawValue) capture:\n\(production.captureSummary)") }
-            // The whole session was recorded: 9 curl steps (12 requests with the followed
+            // The whole session was recorded: 10 curl steps (13 requests with the followed
             // redirects) and the wrk burst.
             #expect(production.tapFronts >= 30, "\(kind): \(production.tapFronts) front exchanges through the taps")
             if production.captureRecording != nil {
@@ -109,6 +109,7 @@ struct ScenarioMatrixTests {
             config.speed = .max
             config.concurrency = 4
             config.allowOriginalHost = true
+            config.backendLatency = true
             config.requestTimeout = 20
             config.reportPath = "\(dir)/\(name).json"
             let summary = try await Replayer(configuration: config).run()
