@@ -60,6 +60,10 @@ public struct ScenarioVariant: Sendable {
         .init("no-forwarded", "ProxyAddHeaders Off (no X-Forwarded-*)", ["backend_request"]),
         .init("via-on", "ProxyVia On", ["backend_request", "header"]),
         .init("proxy-timeout", "ProxyTimeout 1 (the slow report takes 1.5 s)", ["status"]),
+        .init("balancer", "ProxyPass to balancer://app, one BalancerMember", []),
+        .init("hot-standby", "balancer: the live member moved to hot standby (+H), a dead member active", []),
+        .init("sticky-routeid", "balancer: stickysession=ROUTEID + Header add Set-Cookie ROUTEID", ["header"]),
+        .init("balancer-reverse", "balancer: ProxyPassReverse /app/ balancer://app/ (Location /app//account)", ["location"]),
         .init("backend-down", "backend unreachable, ErrorDocument 503", unreachable, down: true),
         .init("https-no-engine", "https:// backend without SSLProxyEngine (500)", unreachable, tls: true),
         .init("https-engine", "https:// backend, SSLProxyEngine On, SSLProxyVerify none", [], tls: true),
@@ -75,6 +79,7 @@ public struct ScenarioVariant: Sendable {
         .init("request-header", "proxy_set_header X-Env staging (was prod)", ["backend_request"]),
         .init("no-forwarded", "proxy_set_header X-Forwarded-For removed", ["backend_request"]),
         .init("read-timeout", "proxy_read_timeout 1s (the slow report takes 1.5 s)", ["status"]),
+        .init("upstream-backup", "upstream: a dead server, the live one as backup", []),
         .init("backend-down", "backend unreachable (502)", unreachable, down: true),
         .init("https", "proxy_pass https:// backend (proxy_ssl_verify off)", [], tls: true),
         .init("https-verify", "proxy_ssl_verify on (self-signed backend)", unreachable, tls: true),
@@ -87,6 +92,7 @@ public struct ScenarioVariant: Sendable {
         .init("no-forwardfor", "option forwardfor removed", ["backend_request"]),
         .init("headers-dropped", "http-response set-header X-Frame-Options/X-Content-Type-Options removed", ["header"]),
         .init("server-timeout", "timeout server 1s (the slow report takes 1.5 s)", ["status"]),
+        .init("sticky-cookie", "cookie ROUTEID insert indirect nocache + server ... cookie a", ["header"]),
         .init("backend-down", "server unreachable (503)", unreachable, down: true),
         .init("https", "server ... ssl verify none", [], tls: true),
         .init("https-verify", "server ... ssl verify required (self-signed backend)", unreachable, tls: true),
@@ -127,7 +133,10 @@ public final class ScenarioProxy: @unchecked Sendable {
                 log: dir.file("error.log"))
             return ScenarioProxy(kind: kind, port: port, directory: dir, server: server, nginx: nil)
         case .nginx:
-            guard let nginx = try NginxServer(extraServerConfig: nginxLocations(variant: variant, backend: backend), port: port)
+            let upstream = variant == "upstream-backup"
+                ? "upstream app { server 127.0.0.1:\(freeLoopbackPort()); server \(authority(backend)) backup; }" : ""
+            guard let nginx = try NginxServer(
+                extraServerConfig: nginxLocations(variant: variant, backend: backend), extraHTTPConfig: upstream, port: port)
             else { return nil }
             return ScenarioProxy(kind: kind, port: port, directory: dir, server: nil, nginx: nginx)
         case .haproxy:
@@ -162,7 +171,10 @@ public final class ScenarioProxy: @unchecked Sendable {
 
     static func apacheConfig(variant: String, backend: String, port: UInt16, dir: String) -> String {
         let modules = "/usr/lib/apache2/modules"
-        let load = ["mpm_event", "authz_core", "alias", "headers", "proxy", "proxy_http", "socache_shmcb", "ssl"]
+        let load = [
+            "mpm_event", "authz_core", "alias", "headers", "proxy", "proxy_http", "socache_shmcb", "ssl", "slotmem_shm",
+            "proxy_balancer", "lbmethod_byrequests",
+        ]
             .map { "LoadModule \($0)_module \(modules)/mod_\($0).so" }.joined(separator: "\n")
         let user = TestEnvironment.isRoot ? "User www-data\nGroup www-data" : ""
         var lines = [
@@ -185,6 +197,19 @@ public final class ScenarioProxy: @unchecked Sendable {
         case "no-forwarded": lines.append("ProxyAddHeaders Off")
         case "via-on": lines.append("ProxyVia On")
         case "proxy-timeout": lines.append("ProxyTimeout 1")
+        case "balancer", "hot-standby", "sticky-routeid", "balancer-reverse":
+            let dead = "http://127.0.0.1:\(freeLoopbackPort())"
+            let members = variant == "hot-standby"
+                ? "BalancerMember \(dead)/app route=a\n    BalancerMember \(backend)/app route=b status=+H"
+                : "BalancerMember \(backend)/app route=a"
+            let sticky = variant == "sticky-routeid" ? "\n    ProxySet stickysession=ROUTEID" : ""
+            replace("ProxyPass ", with: "<Proxy balancer://app>\n    \(members)\(sticky)\n</Proxy>\nProxyPass /app/ balancer://app/")
+            // Reverse-mapped against the member's URL: against balancer://app/ Apache joins the
+            // member's /app and the rest of the path with a second slash (the last variant).
+            if variant == "balancer-reverse" { replace("ProxyPassReverse", with: "ProxyPassReverse /app/ balancer://app/") }
+            if variant == "sticky-routeid" {
+                lines.append("Header add Set-Cookie \"ROUTEID=.%{BALANCER_WORKER_ROUTE}e; path=/\" env=BALANCER_ROUTE_CHANGED")
+            }
         case "https-engine": lines.append(sslProxyLax)
         case "https-verify":
             lines.append("SSLProxyEngine On\nSSLProxyVerify require\nSSLProxyCACertificateFile /etc/ssl/certs/ca-certificates.crt")
@@ -231,6 +256,9 @@ public final class ScenarioProxy: @unchecked Sendable {
         case "request-header": replace("proxy_set_header X-Env", with: "proxy_set_header X-Env staging;")
         case "no-forwarded": replace("proxy_set_header X-Forwarded-For", with: nil)
         case "read-timeout": lines.append("proxy_read_timeout 1s;")
+        case "upstream-backup":
+            // proxy_redirect default would now rewrite http://app/app/: name the backend's origin.
+            replace("proxy_pass", with: "proxy_pass http://app/app/;\nproxy_redirect \(backend)/app/ /app/;")
         case "https-verify":
             lines.append("proxy_ssl_verify on;\nproxy_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;")
         default: break
@@ -241,7 +269,7 @@ public final class ScenarioProxy: @unchecked Sendable {
     static func haproxyConfig(variant: String, backend: String, port: UInt16) -> String {
         let target = authority(backend)
         let escaped = target.replacingOccurrences(of: ".", with: "\\.")
-        var server = "server s1 \(target)"
+        var server = "server s1 \(target)" + (variant == "sticky-cookie" ? " cookie a" : "")
         if backend.hasPrefix("https://") {
             server += variant == "https-verify" ? " ssl verify required ca-file /etc/ssl/certs/ca-certificates.crt" : " ssl verify none"
         }
@@ -258,6 +286,7 @@ public final class ScenarioProxy: @unchecked Sendable {
         case "request-header": replace("http-request set-header X-Env", with: "http-request set-header X-Env staging")
         case "no-forwardfor": replace("option forwardfor", with: nil)
         case "headers-dropped": replace("http-response set-header", with: nil)
+        case "sticky-cookie": lines.append("cookie ROUTEID insert indirect nocache")
         default: break
         }
         return """
