@@ -33,13 +33,18 @@ public struct ScenarioVariant: Sendable {
     public var backendTLS = false
     /// The config points at a port nobody listens on.
     public var backendDown = false
+    /// The simulated backend takes as long as the recorded one (`replay --backend-latency`): on
+    /// for the good config and the timeout variants (elsewhere the slow report answers at once,
+    /// which keeps the matrix fast).
+    public var backendLatency: Bool
 
-    init(_ name: String, _ seeds: String, _ expected: Set<String>, tls: Bool = false, down: Bool = false) {
+    init(_ name: String, _ seeds: String, _ expected: Set<String>, tls: Bool = false, down: Bool = false, slow: Bool = false) {
         self.name = name
         self.seeds = seeds
         self.expected = expected
         backendTLS = tls
         backendDown = down
+        backendLatency = slow || name == "good"
     }
 
     /// The backend never answers: every page becomes the proxy's error page (status), no backend
@@ -59,7 +64,7 @@ public struct ScenarioVariant: Sendable {
         .init("request-header", "RequestHeader set X-Env staging (was prod)", ["backend_request"]),
         .init("no-forwarded", "ProxyAddHeaders Off (no X-Forwarded-*)", ["backend_request"]),
         .init("via-on", "ProxyVia On", ["backend_request", "header"]),
-        .init("proxy-timeout", "ProxyTimeout 1 (the slow report takes 1.5 s)", ["status"]),
+        .init("proxy-timeout", "ProxyTimeout 1 (the slow report takes 2.5 s)", ["status"], slow: true),
         .init("balancer", "ProxyPass to balancer://app, one BalancerMember", []),
         .init("hot-standby", "balancer: the live member moved to hot standby (+H), a dead member active", []),
         .init("sticky-routeid", "balancer: stickysession=ROUTEID + Header add Set-Cookie ROUTEID", ["header"]),
@@ -78,7 +83,7 @@ public struct ScenarioVariant: Sendable {
         .init("headers-dropped", "add_header X-Frame-Options/X-Content-Type-Options removed", ["header"]),
         .init("request-header", "proxy_set_header X-Env staging (was prod)", ["backend_request"]),
         .init("no-forwarded", "proxy_set_header X-Forwarded-For removed", ["backend_request"]),
-        .init("read-timeout", "proxy_read_timeout 1s (the slow report takes 1.5 s)", ["status"]),
+        .init("read-timeout", "proxy_read_timeout 1s (the slow report takes 2.5 s)", ["status"], slow: true),
         .init("upstream-backup", "upstream: a dead server, the live one as backup", []),
         .init("backend-down", "backend unreachable (502)", unreachable, down: true),
         .init("https", "proxy_pass https:// backend (proxy_ssl_verify off)", [], tls: true),
@@ -91,7 +96,7 @@ public struct ScenarioVariant: Sendable {
         .init("request-header", "http-request set-header X-Env staging (was prod)", ["backend_request"]),
         .init("no-forwardfor", "option forwardfor removed", ["backend_request"]),
         .init("headers-dropped", "http-response set-header X-Frame-Options/X-Content-Type-Options removed", ["header"]),
-        .init("server-timeout", "timeout server 1s (the slow report takes 1.5 s)", ["status"]),
+        .init("server-timeout", "timeout server 1s (the slow report takes 2.5 s)", ["status"], slow: true),
         .init("sticky-cookie", "cookie ROUTEID insert indirect nocache + server ... cookie a", ["header"]),
         .init("backend-down", "server unreachable (503)", unreachable, down: true),
         .init("https", "server ... ssl verify none", [], tls: true),

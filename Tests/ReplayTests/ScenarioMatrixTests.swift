@@ -109,7 +109,7 @@ struct ScenarioMatrixTests {
             config.speed = .max
             config.concurrency = 4
             config.allowOriginalHost = true
-            config.backendLatency = true
+            config.backendLatency = variant.backendLatency
             config.requestTimeout = 20
             config.reportPath = "\(dir)/\(name).json"
             let summary = try await Replayer(configuration: config).run()
