@@ -216,6 +216,12 @@ public struct ReplayRecordingBuilder {
     }
 }
 
+/// glibc's `posix_spawn_file_actions_addclosefrom_np`, when the C library has it.
+private let spawnCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32)? = {
+    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+    return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32).self)
+}()
+
 /// Starts `path` with `arguments` as the leader of a new process group, output discarded (or
 /// appended to `output`). (Not Foundation's Process: it could leave the server's exit unreaped
 /// and hang on wait.)
@@ -240,6 +246,11 @@ func spawnInOwnGroup(_ path: String, _ arguments: [String], output: String = "/d
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
     posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o644)
     posix_spawn_file_actions_addopen(&actions, 2, output, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+    // Nothing else of the test process: its sockets and pipes (other tests' clients, `Run.process`
+    // pipes, simulated backends) must not stay open in a server that outlives them, or their
+    // peers never see EOF.
+    // (glibc 2.34+; Swift's Glibc module does not import it, so it is looked up.)
+    if let closeFrom = spawnCloseFrom { _ = closeFrom(&actions, 3) }
     let argv = ([path] + arguments).map { strdup($0) } + [nil]
     defer { for a in argv { free(a) } }
     var pid: pid_t = 0

@@ -27,7 +27,11 @@ struct ScenarioMatrixTests {
         for kind in ScenarioProxyKind.allCases where only.isEmpty || only.contains(kind.rawValue) {
             guard TestEnvironment.tool(kind.tool) != nil else { continue }
             let productionDir = TempDir("scenario-\(kind.rawValue)-production")
-            guard var production = try ScenarioSession.record(kind, into: productionDir) else { continue }
+            // One retry: the servers listen on ports picked before they start, which a parallel
+            // test's connection can take meanwhile.
+            let retryDir = TempDir("scenario-\(kind.rawValue)-production")
+            let recorded = try (try? ScenarioSession.record(kind, into: productionDir)) ?? ScenarioSession.record(kind, into: retryDir)
+            guard var production = recorded else { continue }
             production = try production.copied(to: dir)
             if !production.captureSummary.isEmpty { print("\(kind.rawValue) capture:\n\(production.captureSummary)") }
             // The whole session was recorded: 10 curl steps (13 requests with the followed
@@ -94,27 +98,49 @@ struct ScenarioMatrixTests {
             proxy: kind.rawValue, variant: variant.name, recording: recording.kind, seeds: variant.seeds,
             expected: variant.expected, fired: [:], replayed: 0)
         do {
-            let simulated = freeLoopbackPort()
-            let backend = variant.backendDown
-                ? "http://127.0.0.1:\(freeLoopbackPort())" : "\(variant.backendTLS ? "https" : "http")://127.0.0.1:\(simulated)"
-            guard let proxy = try ScenarioProxy.start(kind, variant: variant.name, backend: backend) else {
-                row.failure = "\(kind.tool) missing"
-                return row
-            }
-            defer { proxy.stop() }
             let name = "\(kind.rawValue)-\(variant.name)-\(recording.kind)"
-            var config = ReplayConfiguration(
-                recordingPath: recording.path, target: proxy.url, outputPath: "\(dir)/\(name).log",
-                backends: [BackendSpec(recordedOrigin: production.backendOrigin, listenPort: Int(simulated), tls: variant.backendTLS)])
-            config.speed = .max
-            config.concurrency = 4
-            config.allowOriginalHost = true
-            config.backendLatency = variant.backendLatency
-            config.requestTimeout = 20
-            config.reportPath = "\(dir)/\(name).json"
-            let summary = try await Replayer(configuration: config).run()
-            row.fired = summary.report.categories.filter { $0.value > 0 }
-            row.replayed = summary.report.compared
+            // The simulated backend binds an ephemeral port first and the proxy is configured with
+            // it; a proxy port taken meanwhile by another test's connection is retried.
+            var lastError: (any Error)?
+            for _ in 0..<3 {
+                let port = freeLoopbackPort()
+                var config = ReplayConfiguration(
+                    recordingPath: recording.path, target: "http://127.0.0.1:\(port)", outputPath: "\(dir)/\(name).log",
+                    backends: [BackendSpec(recordedOrigin: production.backendOrigin, listenPort: 0, tls: variant.backendTLS)])
+                config.speed = .max
+                config.concurrency = 4
+                config.allowOriginalHost = true
+                config.backendLatency = variant.backendLatency
+                config.requestTimeout = 20
+                config.reportPath = "\(dir)/\(name).json"
+                let replayer = Replayer(configuration: config)
+                guard let simulated = try await replayer.start().first else {
+                    throw HarnessError(.badInput, "the recording has no back leg", path: recording.path)
+                }
+                let backend = variant.backendDown
+                    ? "http://127.0.0.1:\(freeLoopbackPort())"
+                    : "\(variant.backendTLS ? "https" : "http")://127.0.0.1:\(simulated.listenPort)"
+                let proxy: ScenarioProxy?
+                do {
+                    proxy = try ScenarioProxy.start(kind, variant: variant.name, backend: backend, port: port)
+                } catch {
+                    lastError = error
+                    await replayer.cancel()
+                    continue
+                }
+                guard let proxy else {
+                    await replayer.cancel()
+                    row.failure = "\(kind.tool) missing"
+                    return row
+                }
+                defer { proxy.stop() }
+                let summary = try await replayer.run()
+                row.fired = summary.report.categories.filter { $0.value > 0 }
+                row.replayed = summary.report.compared
+                lastError = nil
+                break
+            }
+            if let lastError { throw lastError }
         } catch {
             row.failure = "\(error)"
         }
