@@ -16,10 +16,9 @@ public final class RawClient {
                 connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
             }
         }
-        guard ok else {
-            close(fd)
-            throw TestServerError("cannot connect to 127.0.0.1:\(port)")
-        }
+        // No close here: the initializer has set every property, so deinit runs when it throws
+        // and closes the socket (closing it here too would close whatever reused the number).
+        guard ok else { throw TestServerError("cannot connect to 127.0.0.1:\(port)") }
     }
 
     deinit { close(fd) }
