@@ -31,6 +31,7 @@ public final class CaptureEngine {
     private let transform: ((inout Exchange) -> Void)?
     private var table: [FlowKey: TCPConnection] = [:]
     private var linker = BackLinker()
+    private var reassembler = FragmentReassembler()
     private var nextConnectionID: UInt64 = 1
     private var nextExchangeID: UInt64 = 1
     private var outbox: [Exchange] = []
@@ -57,7 +58,18 @@ public final class CaptureEngine {
             let payload = UnsafeRawBufferPointer(rebasing: bytes[s.payloadOffset..<(s.payloadOffset + s.payloadCount)])
             segment(s, payload: payload, time: timestamp)
         case .other: summary.nonTCPPackets += 1
-        case .fragment: summary.fragments += 1
+        case .fragment:
+            summary.fragments += 1
+            if case .ip(0x0800, let offset) = PacketDecoder.linkLayer(bytes, linkType: linkType),
+                let datagram = reassembler.add(bytes, at: offset, time: timestamp)
+            {
+                summary.reassembledDatagrams += 1
+                datagram.withUnsafeBytes { d in
+                    guard case .tcp(let s) = PacketDecoder.decode(d, linkType: .ipv4, wireLength: d.count) else { return }
+                    summary.tcpPackets += 1
+                    segment(s, payload: UnsafeRawBufferPointer(rebasing: d[s.payloadOffset..<(s.payloadOffset + s.payloadCount)]), time: timestamp)
+                }
+            }
         case .malformed: summary.malformedPackets += 1
         }
         if now >= nextSweep {

@@ -37,6 +37,8 @@ public struct CaptureSummary: Sendable, Equatable {
     public var nonTCPPackets: UInt64 = 0
     public var malformedPackets: UInt64 = 0
     public var fragments: UInt64 = 0
+    /// IPv4 datagrams rebuilt from fragments.
+    public var reassembledDatagrams: UInt64 = 0
     public var snaplenTruncatedPackets: UInt64 = 0
     public var connections: UInt64 = 0
     public var midStreamConnections: UInt64 = 0
@@ -59,7 +61,8 @@ public struct CaptureSummary: Sendable, Equatable {
 
     /// One paragraph for stderr.
     public var paragraph: String {
-        "capture: \(packets) packets (\(tcpPackets) TCP, \(nonTCPPackets) other, \(fragments) IP fragments, "
+        "capture: \(packets) packets (\(tcpPackets) TCP, \(nonTCPPackets) other, \(fragments) IP fragments "
+            + "(\(reassembledDatagrams) datagrams reassembled), "
             + "\(malformedPackets) malformed, \(snaplenTruncatedPackets) cut by snaplen), \(connections) connections "
             + "(\(midStreamConnections) joined mid-stream, \(nonHTTPConnections) not HTTP), \(exchanges) exchanges (\(completeExchanges) complete, "
             + "\(incompleteExchanges) incomplete, \(linkedBackExchanges) back exchanges linked), \(gaps) gaps "

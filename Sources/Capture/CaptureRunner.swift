@@ -44,12 +44,27 @@ public enum CaptureRunner {
     public static func run(source: PcapSource, engine: CaptureEngine, limits: CaptureLimits = CaptureLimits()) throws {
         let started = Clock.monotonicNanos()
         var failure: (any Error)?
+        let feed: any PacketFeed
+        if source.isLive {
+            let intake = LiveIntake(source: source)
+            intake.start()
+            feed = intake
+        } else {
+            feed = DirectFeed(source)
+        }
+        defer {
+            feed.stop()
+            if let intake = feed as? LiveIntake, intake.droppedByHarness > 0 {
+                Console.error("warning: \(intake.droppedByHarness) packets dropped: the capture queue was full (the disk or the parser fell behind)")
+            }
+        }
         loop: while true {
-            if StopRequest.isSet { break }
+            // A live feed ends by itself on a stop request, after handing out what it queued.
+            if StopRequest.isSet && !source.isLive { break }
             if let d = limits.durationMicros, Int64((Clock.monotonicNanos() - started) / 1000) >= d { break }
-            if let n = limits.packetCount, source.packetNumber >= n { break }
+            if let n = limits.packetCount, feed.packetNumber >= n { break }
             do {
-                switch try source.read() {
+                switch try feed.read() {
                 case .packet(let p):
                     do {
                         try engine.process(p.bytes, linkType: source.linkType, wireLength: p.wireLength, timestamp: p.timestamp)

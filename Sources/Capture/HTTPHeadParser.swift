@@ -129,14 +129,40 @@ enum HTTPHeadParser {
     static func contentLength(_ headers: Headers) -> Result<UInt64?, ParseFailure> {
         var value: UInt64?
         for f in headers where f.name.caseInsensitiveEquals("content-length") {
-            for part in f.value.split(separator: ",", omittingEmptySubsequences: false) {
-                let t = part.trimmedOWS()
-                guard !t.isEmpty, t.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let n = UInt64(t) else {
-                    return .failure(ParseFailure("bad Content-Length"))
+            // A comma-separated list of equal decimal values, each with optional whitespace.
+            var field = f.value
+            let failure: ParseFailure? = field.withUTF8 { bytes in
+                var n: UInt64 = 0
+                var digits = 0
+                var trailing = false
+                var index = 0
+                while index <= bytes.count {
+                    let b: UInt8 = index < bytes.count ? bytes[index] : 0x2C
+                    index += 1
+                    switch b {
+                    case 0x30...0x39:
+                        if trailing { return ParseFailure("bad Content-Length") }
+                        let (m, o1) = n.multipliedReportingOverflow(by: 10)
+                        let (a, o2) = m.addingReportingOverflow(UInt64(b - 0x30))
+                        if o1 || o2 { return ParseFailure("bad Content-Length") }
+                        n = a
+                        digits += 1
+                    case 0x20, 0x09:
+                        if digits > 0 { trailing = true }
+                    case 0x2C:
+                        if digits == 0 { return ParseFailure("bad Content-Length") }
+                        if let v = value, v != n { return ParseFailure("conflicting Content-Length values") }
+                        value = n
+                        n = 0
+                        digits = 0
+                        trailing = false
+                    default:
+                        return ParseFailure("bad Content-Length")
+                    }
                 }
-                if let v = value, v != n { return .failure(ParseFailure("conflicting Content-Length values")) }
-                value = n
+                return nil
             }
+            if let failure { return .failure(failure) }
         }
         return .success(value)
     }

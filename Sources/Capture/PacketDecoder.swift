@@ -59,7 +59,8 @@ public enum DecodedPacket: Sendable, Equatable {
     case tcp(TCPSegment)
     /// Not TCP over IP (ARP, UDP, ICMP, ...): skipped.
     case other
-    /// An IP fragment (IPv4 MF/offset or an IPv6 fragment header): counted, not reassembled.
+    /// An IP fragment (IPv4 MF/offset or an IPv6 fragment header). The capture engine reassembles
+    /// IPv4 datagrams (`FragmentReassembler`); IPv6 fragments are counted.
     case fragment
     /// Too short or inconsistent headers.
     case malformed(String)
@@ -70,8 +71,26 @@ public enum DecodedPacket: Sendable, Equatable {
 /// Pure functions over the captured bytes, tested directly. Byte order is explicit everywhere; a
 /// short or inconsistent header gives `.malformed`, never a trap.
 public enum PacketDecoder {
+    /// Where the network layer starts, past the link header.
+    public enum LinkLayer: Sendable, Equatable {
+        case ip(etherType: UInt16, offset: Int)
+        case other
+        case malformed(String)
+    }
+
     /// Decodes `bytes` (the captured part) of a packet that was `wireLength` bytes on the wire.
     public static func decode(_ bytes: UnsafeRawBufferPointer, linkType: LinkType, wireLength: Int) -> DecodedPacket {
+        switch linkLayer(bytes, linkType: linkType) {
+        case .other: return .other
+        case .malformed(let why): return .malformed(why)
+        case .ip(let etherType, let offset):
+            let lost = max(0, wireLength - bytes.count)
+            return etherType == 0x0800 ? decodeIPv4(bytes, at: offset, lost: lost) : decodeIPv6(bytes, at: offset, lost: lost)
+        }
+    }
+
+    /// The link header: which IP version follows, and where.
+    public static func linkLayer(_ bytes: UnsafeRawBufferPointer, linkType: LinkType) -> LinkLayer {
         let n = bytes.count
         var offset = 0
         var etherType: UInt16 = 0
@@ -110,12 +129,8 @@ public enum PacketDecoder {
         case .ipv4: etherType = 0x0800
         case .ipv6: etherType = 0x86dd
         }
-        let lost = max(0, wireLength - n)
-        switch etherType {
-        case 0x0800: return decodeIPv4(bytes, at: offset, lost: lost)
-        case 0x86dd: return decodeIPv6(bytes, at: offset, lost: lost)
-        default: return .other
-        }
+        guard etherType == 0x0800 || etherType == 0x86dd else { return .other }
+        return .ip(etherType: etherType, offset: offset)
     }
 
     private static func familyValue(_ raw: UInt32) -> UInt32 {

@@ -71,9 +71,13 @@ public final class PcapSource {
         return try PcapSource(handle: h, name: path == "-" ? "<stdin>" : path, isLive: false)
     }
 
-    /// Opens a live interface in immediate mode.
+    /// Opens a live interface. Not in immediate mode, like `tcpdump -w`: libpcap then uses
+    /// TPACKET_V3, whose ring holds packets at their captured size, so a 32 MiB buffer holds tens
+    /// of thousands of small packets (in immediate mode every slot is snaplen-sized: a few
+    /// hundred). Packets arrive within the 100 ms read timeout.
     public static func open(
-        interface: String, snaplen: Int32 = 262_144, bufferSize: Int32? = nil, promiscuous: Bool = false
+        interface: String, snaplen: Int32 = 262_144, bufferSize: Int32? = nil, promiscuous: Bool = false,
+        immediate: Bool = false
     ) throws -> PcapSource {
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
         guard let h = pcap_create(interface, &errbuf) else {
@@ -81,7 +85,7 @@ public final class PcapSource {
         }
         do {
             try check(pcap_set_snaplen(h, snaplen), h, "setting the snaplen", interface)
-            try check(pcap_set_immediate_mode(h, 1), h, "setting immediate mode", interface)
+            if immediate { try check(pcap_set_immediate_mode(h, 1), h, "setting immediate mode", interface) }
             try check(pcap_set_promisc(h, promiscuous ? 1 : 0), h, "setting promiscuous mode", interface)
             try check(pcap_set_timeout(h, 100), h, "setting the read timeout", interface)
             if let bufferSize { try check(pcap_set_buffer_size(h, bufferSize), h, "setting the buffer size", interface) }

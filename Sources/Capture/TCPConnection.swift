@@ -350,9 +350,10 @@ final class TCPConnection {
 
     private func keepsAlive(_ q: HTTPMessage, _ r: HTTPMessage) -> Bool {
         if r.closeDelimited { return false }
-        let connection = (q.headers.all("connection") + r.headers.all("connection")).joined(separator: ",").lowercased()
-        if connection.contains("close") { return false }
-        if r.version.minor == 0 || q.version.minor == 0 { return connection.contains("keep-alive") }
+        if q.headers.containsToken("connection", "close") || r.headers.containsToken("connection", "close") { return false }
+        if r.version.minor == 0 || q.version.minor == 0 {
+            return q.headers.containsToken("connection", "keep-alive") || r.headers.containsToken("connection", "keep-alive")
+        }
         return true
     }
 }

@@ -199,21 +199,66 @@ extension Array where Element == HeaderField {
 }
 
 extension String {
-    /// ASCII case-insensitive comparison (header names are ASCII tokens).
+    /// ASCII case-insensitive comparison (header names are ASCII tokens). Different lengths
+    /// answer at once; native strings compare their contiguous UTF-8 without iterators.
     public func caseInsensitiveEquals(_ other: String) -> Bool {
-        var a = utf8.makeIterator()
-        var b = other.utf8.makeIterator()
-        while true {
-            switch (a.next(), b.next()) {
-            case (nil, nil): return true
-            case (let x?, let y?):
-                if x == y { continue }
-                let lx = (x >= 65 && x <= 90) ? x | 0x20 : x
-                let ly = (y >= 65 && y <= 90) ? y | 0x20 : y
-                if lx != ly { return false }
-            default: return false
-            }
+        let n = utf8.count
+        guard n == other.utf8.count else { return false }
+        let fast = utf8.withContiguousStorageIfAvailable { a in
+            other.utf8.withContiguousStorageIfAvailable { b in ASCIICase.equal(a, b) }
         }
+        if let fast, let answer = fast { return answer }
+        return ASCIICase.equal([UInt8](utf8), [UInt8](other.utf8))
+    }
+}
+
+/// ASCII case folding over bytes, shared by the header lookups.
+public enum ASCIICase {
+    /// Whether `a` and `b` (same length) are equal ignoring ASCII case.
+    @inlinable
+    public static func equal<A: RandomAccessCollection<UInt8>, B: RandomAccessCollection<UInt8>>(_ a: A, _ b: B) -> Bool
+    where A.Index == Int, B.Index == Int {
+        guard a.count == b.count else { return false }
+        var i = a.startIndex
+        var j = b.startIndex
+        while i < a.endIndex {
+            let x = a[i]
+            let y = b[j]
+            if x != y {
+                let lx = x | 0x20
+                guard lx == y | 0x20, lx >= 0x61, lx <= 0x7A else { return false }
+            }
+            i += 1
+            j += 1
+        }
+        return true
+    }
+}
+
+extension Array where Element == HeaderField {
+    /// Whether a comma-separated list header `name` holds `token` (case-insensitive, optional
+    /// whitespace around items), without allocating: `Connection: keep-alive, Upgrade`.
+    public func containsToken(_ name: String, _ token: String) -> Bool {
+        let t = [UInt8](token.utf8)
+        for field in self where field.name.caseInsensitiveEquals(name) {
+            var v = field.value
+            let found = v.withUTF8 { bytes -> Bool in
+                var start = 0
+                while start <= bytes.count {
+                    var end = start
+                    while end < bytes.count && bytes[end] != 0x2C { end += 1 }
+                    var lo = start
+                    var hi = end
+                    while lo < hi && (bytes[lo] == 0x20 || bytes[lo] == 0x09) { lo += 1 }
+                    while hi > lo && (bytes[hi - 1] == 0x20 || bytes[hi - 1] == 0x09) { hi -= 1 }
+                    if hi - lo == t.count && ASCIICase.equal(bytes[lo..<hi], t) { return true }
+                    start = end + 1
+                }
+                return false
+            }
+            if found { return true }
+        }
+        return false
     }
 }
 

@@ -1,4 +1,5 @@
 internal import CHarnessSupport
+import Glibc
 
 /// Turns exchanges into log records, keeping the per-segment tables (header-name dictionary and
 /// content-addressed bodies). Name and body records it needs are emitted before the exchange.
@@ -163,7 +164,7 @@ struct ExchangeEncoder {
         }
         let hash = bytes.withUnsafeBytes { harness_hash64($0.baseAddress, $0.count) }
         if let candidates = bodyIndex[hash] {
-            for c in candidates where bodies[c] == bytes {
+            for c in candidates where Self.sameBytes(bodies[c], bytes) {
                 body.varint(UInt64(c + 1))
                 return 0
             }
@@ -184,6 +185,17 @@ struct ExchangeEncoder {
             body.blob(t.sha256)
         } else {
             body.u8(0)
+        }
+    }
+
+    /// Byte equality with one `memcmp` (the element-wise `==` was a hot loop for repeated bodies).
+    static func sameBytes(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        return a.withUnsafeBytes { pa in
+            b.withUnsafeBytes { pb in
+                guard let x = pa.baseAddress, let y = pb.baseAddress else { return pa.count == pb.count }
+                return memcmp(x, y, pa.count) == 0
+            }
         }
     }
 }

@@ -14,8 +14,12 @@ final class Balancer: @unchecked Sendable {
     // Guarded by `lock`: member index -> monotonic time until which it is left out.
     private var failedUntil: [Int: UInt64] = [:]
 
+    /// Each member's parsed URL (nil when it does not parse), once rather than per request.
+    let origins: [UpstreamOrigin?]
+
     init(route: ProxyRoute, retrySeconds: Double) {
         self.route = route
+        self.origins = route.upstreams.map { UpstreamOrigin(url: $0.url) }
         self.retryNanos = UInt64(max(0, retrySeconds) * 1e9)
     }
 

@@ -24,8 +24,7 @@ extension FrontHandler: UpstreamDelegate {
         }
         ex.tried.insert(member)
         ex.memberIndex = member
-        let upstream = route.upstreams[member]
-        guard let origin = UpstreamOrigin(url: upstream.url),
+        guard let origin = balancer.origins[member],
             let target = ProxyPassMapping.upstreamTarget(
                 memberPath: origin.path, path: Request.pathOf(ex.head.uri), matched: ex.matchedLength,
                 query: Request(method: "GET", target: ex.head.uri).query)

@@ -12,16 +12,15 @@ import Darwin
 /// `offer` never blocks traffic: when the queue holds `capacity` exchanges or `maxBytes` body bytes,
 /// the exchange is left out and counted. The writer thread appends in batches, calls
 /// `LogWriter.flushIfDue()` at least every 50 ms, and on `stop()` drains what is queued, then
-/// flushes and closes the sink. All mutable state is guarded by `mutex` (with `cond`).
+/// flushes and closes the sink. All mutable state is guarded by `lock`.
 public final class RecordingQueue: @unchecked Sendable {
     private let sink: any ExchangeSink
     private let capacity: Int
     private let maxBytes: Int
     private let transform: (@Sendable (inout Exchange) -> Void)?
     private let wakeBatch: Int
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    // Guarded by `mutex`.
+    private let lock = ConditionLock()
+    // Guarded by `lock`.
     private var items: [Exchange] = []
     private var queuedBytes = 0
     private var stopping = false
@@ -42,22 +41,9 @@ public final class RecordingQueue: @unchecked Sendable {
         self.maxBytes = max(1, maxBytes)
         self.transform = transform
         self.wakeBatch = max(1, min(1024, capacity / 4))
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(cond, nil)
     }
 
-    deinit {
-        pthread_cond_destroy(cond)
-        pthread_mutex_destroy(mutex)
-        cond.deallocate()
-        mutex.deallocate()
-    }
-
-    private func locked<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return try body()
-    }
+    private func locked<T>(_ body: () throws -> T) rethrows -> T { try lock.locked(body) }
 
     /// Starts the writer thread.
     public func start() {
@@ -85,7 +71,7 @@ public final class RecordingQueue: @unchecked Sendable {
             queuedBytes += bytes
             // The writer wakes by itself every 50 ms; a signal only when a batch is worth it, so
             // traffic does not pay a thread wake-up (and its context switch) per exchange.
-            if items.count == wakeBatch { pthread_cond_signal(cond) }
+            if items.count == wakeBatch { lock.signal() }
             return true
         }
     }
@@ -102,7 +88,7 @@ public final class RecordingQueue: @unchecked Sendable {
     public func stop() {
         let wasStarted = locked { () -> Bool in
             stopping = true
-            pthread_cond_broadcast(cond)
+            lock.broadcast()
             return started
         }
         if !wasStarted {
@@ -110,7 +96,7 @@ public final class RecordingQueue: @unchecked Sendable {
             return
         }
         locked {
-            while !finished { pthread_cond_wait(cond, mutex) }
+            while !finished { lock.wait() }
         }
     }
 
@@ -128,16 +114,7 @@ public final class RecordingQueue: @unchecked Sendable {
         var batch: [Exchange] = []
         while true {
             let stop: Bool = locked {
-                if items.isEmpty && !stopping {
-                    var deadline = timespec()
-                    clock_gettime(CLOCK_REALTIME, &deadline)
-                    deadline.tv_nsec += 50_000_000
-                    if deadline.tv_nsec >= 1_000_000_000 {
-                        deadline.tv_sec += 1
-                        deadline.tv_nsec -= 1_000_000_000
-                    }
-                    pthread_cond_timedwait(cond, mutex, &deadline)
-                }
+                if items.isEmpty && !stopping { lock.wait(seconds: 0.05) }
                 swap(&batch, &items)
                 queuedBytes = 0
                 return stopping && items.isEmpty
@@ -152,7 +129,7 @@ public final class RecordingQueue: @unchecked Sendable {
                 closeSink()
                 locked {
                     finished = true
-                    pthread_cond_broadcast(cond)
+                    lock.broadcast()
                 }
                 return
             }

@@ -3,11 +3,15 @@
 /// Parsed by hand (no Foundation) so that odd but legal configurations, such as a base path with
 /// doubled slashes or none at all, are kept exactly as written: mod_proxy concatenates strings.
 public struct UpstreamOrigin: Sendable, Hashable, CustomStringConvertible {
-    public var tls: Bool
-    public var host: String
-    public var port: Int
+    public let tls: Bool
+    public let host: String
+    public let port: Int
     /// Everything after the authority, as written (may be empty).
-    public var path: String
+    public let path: String
+    /// The Host header value for this origin (port left out when it is the scheme's default).
+    public let hostHeader: String
+    /// `scheme://host:port`, the key of the connection pool and of the recorded back origin.
+    public let poolKey: String
 
     /// Parses `http://host[:port][/path]` or `https://...`; nil for anything else.
     public init?(url: String) {
@@ -47,16 +51,12 @@ public struct UpstreamOrigin: Sendable, Hashable, CustomStringConvertible {
             port = defaultPort
         }
         guard !host.isEmpty else { return nil }
+        let bracketed = host.contains(":") ? "[\(host)]" : host
+        hostHeader = port == (tls ? 443 : 80) ? bracketed : "\(bracketed):\(port)"
+        poolKey = "\(tls ? "https" : "http")://\(hostHeader)"
     }
 
     public var scheme: String { tls ? "https" : "http" }
     public var isDefaultPort: Bool { port == (tls ? 443 : 80) }
-    /// The Host header value for this origin (port left out when it is the scheme's default).
-    public var hostHeader: String {
-        let h = host.contains(":") ? "[\(host)]" : host
-        return isDefaultPort ? h : "\(h):\(port)"
-    }
-    /// `scheme://host:port`, the key of the connection pool and of the recorded back origin.
-    public var poolKey: String { "\(scheme)://\(hostHeader)" }
     public var description: String { poolKey + path }
 }

@@ -76,7 +76,8 @@ final class UpstreamConnection {
     let info: ConnectionInfo
     /// Requests sent on this connection so far (the next exchange's sequence).
     var sequence: UInt32 = 0
-    var idleTimer: Scheduled<Void>?
+    /// When it went back to the pool (the sweeper closes it past the idle timeout).
+    var idleSince = NIODeadline.now()
     var isOpen = true
 
     init(channel: any Channel, handler: UpstreamHandler, origin: UpstreamOrigin, info: ConnectionInfo) {
@@ -125,18 +126,16 @@ final class UpstreamPool: @unchecked Sendable {
         self.shared = shared
     }
 
-    /// An idle connection to `origin`, or nil.
+    /// An idle connection to `origin`, or nil (newest first: the warmest socket).
     func takeIdle(_ origin: UpstreamOrigin) -> UpstreamConnection? {
-        while var list = idle[origin.poolKey], let conn = list.popLast() {
-            idle[origin.poolKey] = list
-            conn.idleTimer?.cancel()
-            conn.idleTimer = nil
+        while let conn = idle[origin.poolKey]?.popLast() {
             if conn.isOpen && conn.channel.isActive { return conn }
         }
         return nil
     }
 
-    /// Returns a connection whose exchange finished cleanly.
+    /// Returns a connection whose exchange finished cleanly. No timer per request: one sweeper
+    /// per pool closes connections idle past `upstreamIdleSeconds`.
     func release(_ conn: UpstreamConnection) {
         guard conn.isOpen, conn.channel.isActive, !shared.isShuttingDown else {
             conn.channel.close(promise: nil)
@@ -144,24 +143,46 @@ final class UpstreamPool: @unchecked Sendable {
         }
         conn.handler.delegate = nil
         conn.handler.paused = false
+        conn.idleSince = .now()
         idle[conn.origin.poolKey, default: []].append(conn)
-        let key = conn.origin.poolKey
+        startSweeper()
+    }
+
+    private var sweeper: RepeatedTask?
+
+    private func startSweeper() {
+        guard sweeper == nil else { return }
         let seconds = shared.configuration.upstreamIdleSeconds
-        conn.idleTimer = eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(seconds * 1e9))) { [weak self, weak conn] in
-            guard let self, let conn else { return }
-            self.idle[key]?.removeAll { $0 === conn }
-            conn.channel.close(promise: nil)
+        let period = TimeAmount.nanoseconds(Int64(max(0.05, min(1, seconds / 2)) * 1e9))
+        sweeper = eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { [weak self] (_: RepeatedTask) in
+            self?.sweep(olderThan: .nanoseconds(Int64(seconds * 1e9)))
         }
-        conn.handler.onClose = { [weak self, weak conn] in
-            guard let self, let conn else { return }
-            conn.isOpen = false
-            conn.idleTimer?.cancel()
-            self.idle[key]?.removeAll { $0 === conn }
+    }
+
+    private func sweep(olderThan timeout: TimeAmount) {
+        let deadline = NIODeadline.now() - timeout
+        for key in Array(idle.keys) {
+            guard var list = idle[key] else { continue }
+            idle[key] = nil
+            list.removeAll { conn in
+                guard !conn.isOpen || conn.idleSince <= deadline else { return false }
+                conn.channel.close(promise: nil)
+                return true
+            }
+            if !list.isEmpty { idle[key] = list }
         }
+    }
+
+    /// Forgets a connection that closed (called once per connection, from its handler).
+    fileprivate func closed(_ conn: UpstreamConnection) {
+        conn.isOpen = false
+        idle[conn.origin.poolKey]?.removeAll { $0 === conn }
     }
 
     /// Closes every idle connection (shutdown).
     func closeAll() {
+        sweeper?.cancel()
+        sweeper = nil
         for (_, list) in idle { for c in list { c.channel.close(promise: nil) } }
         idle = [:]
     }
@@ -200,7 +221,12 @@ final class UpstreamPool: @unchecked Sendable {
                 id: shared.counters.connectionID(),
                 client: Endpoint(socketAddress: channel.localAddress),
                 server: Endpoint(socketAddress: channel.remoteAddress), tls: tls, sni: host.isIPAddress ? nil : host)
-            return UpstreamConnection(channel: channel, handler: handler, origin: origin, info: info)
+            let conn = UpstreamConnection(channel: channel, handler: handler, origin: origin, info: info)
+            handler.onClose = { [weak self, weak conn] in
+                guard let self, let conn else { return }
+                self.closed(conn)
+            }
+            return conn
         }
     }
 

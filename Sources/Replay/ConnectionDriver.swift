@@ -101,7 +101,7 @@ final class ConnectionDriver: @unchecked Sendable {
         state = .connecting
         let target = engine.target
         let maxBody = engine.maxBody
-        ClientBootstrap(group: loop)
+        let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(engine.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { [self] channel in
@@ -116,24 +116,31 @@ final class ConnectionDriver: @unchecked Sendable {
                     try sync.addHandler(ReplayClientHandler(driver: self, maxBody: maxBody))
                 }
             }
-            .connect(host: target.origin.host, port: Int(target.origin.port))
-            .whenComplete { [self] result in
-                loop.assertInEventLoop()
-                state = .idle
-                switch result {
-                case .success(let ch):
-                    if finished {
-                        ch.close(promise: nil)
-                        return
-                    }
-                    channel = ch
-                    connectionID = engine.recorder.newConnectionID()
-                    sequence = 0
-                case .failure(let error):
-                    failNext(kind: ConnectionFailure.classify(error))
+        let connecting: EventLoopFuture<any Channel>
+        if let address = target.address {
+            connecting = bootstrap.connect(to: address)
+        } else {
+            connecting = bootstrap.connect(host: target.origin.host, port: Int(target.origin.port))
+        }
+        connecting.whenComplete { [self] result in
+            loop.assertInEventLoop()
+            state = .idle
+            switch result {
+            case .success(let ch):
+                if finished {
+                    ch.close(promise: nil)
+                    return
                 }
-                pump()
+                channel = ch
+                connectionID = engine.recorder.newConnectionID()
+                sequence = 0
+            case .failure(let error):
+                failNext(kind: ConnectionFailure.classify(error))
             }
+            // Not from inside the connect promise: NIO completes it before the pipeline has
+            // seen channelActive, and a write from there races the channel's own bookkeeping.
+            loop.execute { [self] in pump() }
+        }
     }
 
     /// The next request could not be sent (no connection): record the error, go on.
@@ -154,10 +161,10 @@ final class ConnectionDriver: @unchecked Sendable {
         let original = p.exchange
         let (request, annotations) = outgoingRequest(original.request)
         let id = engine.recorder.newExchangeID()
-        if original.request.method.uppercased() == "CONNECT" || original.request.headers.first("Upgrade") != nil {
+        if original.request.method.uppercased() == "CONNECT" {
             record(
                 InFlight(original: original, request: request, id: id, start: Clock.nowMicros(), annotations: annotations),
-                response: nil, error: "unsupported: upgrade or CONNECT is not replayed", channel: channel)
+                response: nil, error: "unsupported: CONNECT is not replayed", channel: channel)
             state = .idle
             pump()
             return
@@ -218,8 +225,16 @@ final class ConnectionDriver: @unchecked Sendable {
 
     func responseReceived(_ received: ReceivedResponse, on ch: any Channel) {
         guard ch === channel, state == .sending, inflight != nil else { return }
+        // After a 101 the connection speaks another protocol: the handshake is what a replay
+        // compares (the recording keeps the tunnel's byte counts, not its frames).
+        let upgraded = received.head.status == .switchingProtocols
+        if upgraded, var f = inflight {
+            f.annotations.append(Annotation("upgrade", "handshake replayed; tunnel data is not replayed"))
+            inflight = f
+        }
         let closes =
-            received.head.headers[canonicalForm: "connection"].contains { $0.lowercased() == "close" }
+            upgraded
+            || received.head.headers[canonicalForm: "connection"].contains { $0.lowercased() == "close" }
             || (received.head.version.minor == 0
                 && !received.head.headers[canonicalForm: "connection"].contains { $0.lowercased() == "keep-alive" })
         endInFlight(response: received, error: nil)

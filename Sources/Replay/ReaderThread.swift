@@ -77,6 +77,7 @@ final class ReaderThread: @unchecked Sendable {
                 held.removeFirst()
                 release(first.exchange)
             }
+            engine.releaseTick()
             engine.waitForRoom()
         }
         while let first = held.popFirst() { release(first.exchange) }

@@ -38,6 +38,7 @@ final class ReplayEngine: @unchecked Sendable {
     private var queuedInActive = 0
     private var readerDone = false
     private var live = 0
+    private var readerWaiting = false
 
     init(
         group: any EventLoopGroup, target: ReplayTarget, configuration: ReplayConfiguration, recorder: ResultRecorder,
@@ -83,22 +84,72 @@ final class ReplayEngine: @unchecked Sendable {
         buffered += 1
         if driver.coordActive { queuedInActive += 1 }
         condition.unlock()
-        let start = activate
-        driver.loop.execute {
-            driver.enqueue(request)
-            if start { driver.activate() }
+        let item = Handoff(driver: driver, request: request, activate: activate)
+        if let i = batches.firstIndex(where: { $0.loop === driver.loop }) {
+            batches[i].items.append(item)
+        } else {
+            batches.append((driver.loop, [item]))
         }
+        if batched == 0 { batchStarted = .now() }
+        batched += 1
+        if batched >= Self.batchSize { flushReleases() }
+    }
+
+    /// Called by the reader for every record it reads: a batch never waits more than a
+    /// millisecond for company (sparse selections, slow reads).
+    func releaseTick() {
+        if batched > 0 && NIODeadline.now() - batchStarted > .milliseconds(1) { flushReleases() }
+    }
+
+    private struct Handoff {
+        var driver: ConnectionDriver
+        var request: PendingRequest
+        var activate: Bool
+    }
+
+    /// Released requests travel to their event loops in batches: one task (one wake-up) per loop
+    /// for up to `batchSize` requests, not one per request.
+    static let batchSize = 32
+    // Reader thread only.
+    private var batches: [(loop: any EventLoop, items: [Handoff])] = []
+    private var batched = 0
+    private var batchStarted = NIODeadline.now()
+
+    /// Sends the batched requests to their loops (the reader calls it before it blocks or ends).
+    func flushReleases() {
+        guard batched > 0 else { return }
+        for i in batches.indices where !batches[i].items.isEmpty {
+            let items = batches[i].items
+            batches[i].items.removeAll(keepingCapacity: true)
+            batches[i].loop.execute {
+                for item in items {
+                    item.driver.enqueue(item.request)
+                    if item.activate { item.driver.activate() }
+                }
+            }
+        }
+        batched = 0
     }
 
     /// Blocks the reader while enough requests wait and some active connection can make progress.
     func waitForRoom() {
         condition.lock()
-        while buffered > readAhead && queuedInActive > 0 { condition.wait() }
+        if buffered > readAhead && queuedInActive > 0 {
+            condition.unlock()
+            flushReleases()
+            condition.lock()
+        }
+        while buffered > readAhead && queuedInActive > 0 {
+            readerWaiting = true
+            condition.wait()
+        }
+        readerWaiting = false
         condition.unlock()
     }
 
     /// No more requests: connections drain and close.
     func readerFinished() {
+        flushReleases()
         condition.lock()
         readerDone = true
         let all = Array(drivers.values)
@@ -120,7 +171,8 @@ final class ReplayEngine: @unchecked Sendable {
     func requestDone() {
         condition.lock()
         buffered -= 1
-        if buffered <= readAhead { condition.broadcast() }
+        // Only the reader ever waits: no wake-up per request unless it does.
+        if readerWaiting && buffered <= readAhead { condition.broadcast() }
         condition.unlock()
     }
 
@@ -138,7 +190,7 @@ final class ReplayEngine: @unchecked Sendable {
             active -= 1
         }
         let finished = readerDone && live == 0
-        condition.broadcast()
+        if readerWaiting { condition.broadcast() }
         condition.unlock()
         if let next { next.loop.execute { next.activate() } }
         if finished { done.succeed(()) }

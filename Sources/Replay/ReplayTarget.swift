@@ -9,6 +9,9 @@ struct ReplayTarget: Sendable {
     var sslContext: NIOSSLContext?
     /// SNI and certificate name (nil for an IP address).
     var serverHostname: String?
+    /// The address the reachability check connected to: every replay connection goes there
+    /// directly (no name resolution, and no resolver thread hop, per connection).
+    var address: SocketAddress?
 
     init(url: String, insecure: Bool, caPath: String?) throws {
         guard url.lowercased().hasPrefix("http://") || url.lowercased().hasPrefix("https://"),
@@ -39,12 +42,14 @@ struct ReplayTarget: Sendable {
         }
     }
 
-    /// Connects once and closes, so an unreachable target is a clear error before the replay.
-    func checkReachable(group: any EventLoopGroup, timeout: Double) async throws {
+    /// Connects once and closes, so an unreachable target is a clear error before the replay;
+    /// remembers the address it reached in `address`.
+    mutating func checkReachable(group: any EventLoopGroup, timeout: Double) async throws {
         do {
             let channel = try await ClientBootstrap(group: group)
                 .connectTimeout(.milliseconds(Int64(timeout * 1000)))
                 .connect(host: origin.host, port: Int(origin.port)).get()
+            address = channel.remoteAddress
             try? await channel.close()
         } catch {
             throw HarnessError(

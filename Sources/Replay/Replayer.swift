@@ -176,6 +176,7 @@ public final class Replayer: @unchecked Sendable {
         plan: RecordingPlan, selection: ReplaySelection, target: ReplayTarget, group: MultiThreadedEventLoopGroup
     ) async throws -> ReplaySummary {
         let config = configuration
+        var target = target
         try await target.checkReachable(group: group, timeout: config.connectTimeout)
 
         let mappings = originMappings(target: target)

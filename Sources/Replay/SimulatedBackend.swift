@@ -149,6 +149,9 @@ final class BackendHandler: ChannelInboundHandler {
             if recorded.response == nil { annotations.append(Annotation("recorded", "no response")) }
             if recorded.response?.bodyTruncation != nil { annotations.append(Annotation("recorded", "body truncated")) }
             if let c = response.headers.first("Connection"), c.lowercased().contains("close") { closeAfter = true }
+            // A recorded 101: the handshake is answered; the tunnel's frames are not in the
+            // recording, so the connection ends once the answer is out.
+            if response.status == 101 { closeAfter = true }
         case .unmatched(let why, let l):
             link = l
             annotations.append(Annotation("unmatched", why))

@@ -244,3 +244,28 @@ public func killProcesses(commandLineContaining text: String) -> Int {
 public func openFileDescriptorCount() -> Int {
     (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
 }
+
+/// How many of this process's descriptors are TCP sockets with `ports` at either end: a leak
+/// check that other suites running in parallel in the same process cannot disturb.
+public func openSocketCount(ports: Set<UInt16>) -> Int {
+    var inodes = Set<String>()
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+        for line in text.split(separator: "\n").dropFirst() {
+            let f = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard f.count > 9 else { continue }
+            let local = f[1].split(separator: ":").last.flatMap { UInt16($0, radix: 16) }
+            let remote = f[2].split(separator: ":").last.flatMap { UInt16($0, radix: 16) }
+            if let local, ports.contains(local) { inodes.insert(String(f[9])) }
+            if let remote, ports.contains(remote) { inodes.insert(String(f[9])) }
+        }
+    }
+    var count = 0
+    for fd in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? [] {
+        guard let link = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + fd),
+            link.hasPrefix("socket:[")
+        else { continue }
+        if inodes.contains(String(link.dropFirst(8).dropLast())) { count += 1 }
+    }
+    return count
+}

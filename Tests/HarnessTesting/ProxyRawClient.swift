@@ -3,7 +3,8 @@ import Foundation
 /// A blocking TCP client for bytes no well-behaved client would send (pipelining, malformed heads,
 /// slowloris), talking to 127.0.0.1.
 public final class RawClient {
-    public let fd: Int32
+    /// The socket; -1 once closed.
+    public private(set) var fd: Int32
 
     public init(port: Int) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -16,12 +17,21 @@ public final class RawClient {
                 connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
             }
         }
-        // No close here: the initializer has set every property, so deinit runs when it throws
-        // and closes the socket (closing it here too would close whatever reused the number).
-        guard ok else { throw TestServerError("cannot connect to 127.0.0.1:\(port)") }
+        guard ok else {
+            Foundation.close(fd)
+            fd = -1
+            throw TestServerError("cannot connect to 127.0.0.1:\(port)")
+        }
     }
 
-    deinit { close(fd) }
+    /// Closes the socket once (a second close could hit a descriptor NIO reused meanwhile).
+    public func close() {
+        guard fd >= 0 else { return }
+        Foundation.close(fd)
+        fd = -1
+    }
+
+    deinit { close() }
 
     public func send(_ bytes: [UInt8]) {
         var off = 0

@@ -169,6 +169,31 @@ import Testing
         #expect(backs.allSatisfy { $0.framing.contains(.keepAlive) })
     }
 
+    /// Pooled upstream connections are closed once idle past the timeout, and reused before it.
+    @Test func idleUpstreamConnectionsAreClosedPastTheTimeout() async throws {
+        guard let nginx = try startNginx() else { return }
+        try nginx.writeFile("a.txt", Data("a".utf8))
+        var config = ProxyConfiguration(upstream: nginx.origin + "/")
+        config.upstreamIdleSeconds = 0.3
+        let proxy = try await TestProxy.start(config)
+        // One client connection (so one event loop, one pool) for all three requests.
+        let client = try RawClient(port: proxy.port)
+        func get() -> String {
+            client.send("GET /x/a.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+            return String(decoding: client.receive(timeout: 5) { String(decoding: $0, as: UTF8.self).hasSuffix("\r\n\r\na") }, as: UTF8.self)
+        }
+        #expect(get().hasPrefix("HTTP/1.1 200"))
+        #expect(get().hasPrefix("HTTP/1.1 200"))
+        try await Task.sleep(nanoseconds: 1_500_000_000)
+        #expect(get().hasPrefix("HTTP/1.1 200"))
+        client.close()
+        try await proxy.stop()
+        let backs = proxy.exchanges(.back).map(\.connection.id)
+        #expect(backs.count == 3)
+        #expect(backs[0] == backs[1], "reused while idle less than the timeout")
+        #expect(backs[2] != backs[1], "closed once idle past the timeout")
+    }
+
     @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
         guard let nginx = try startNginx() else { return }
         for n in ["1", "2", "3"] { try nginx.writeFile("p\(n).txt", Data("body-\(n)".utf8)) }

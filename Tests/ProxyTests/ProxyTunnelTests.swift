@@ -24,7 +24,7 @@ import Testing
         client.send("second!")
         let echo2 = String(decoding: client.receive(timeout: 5) { $0.count >= 7 }, as: UTF8.self)
         #expect(echo2 == "second!")
-        close(client.fd)
+        client.close()
         try await Task.sleep(nanoseconds: 300_000_000)
         try await proxy.stop()
         let front = try #require(proxy.exchanges(.front).first)

@@ -38,15 +38,23 @@ struct ReplayRecordingProxyTests {
         return recording
     }
 
-    func replay(_ recording: String, in dir: TempDir, name: String, staging configure: (inout ProxyConfiguration, String) -> Void)
-        async throws -> (ReplaySummary, [Exchange], [Exchange])
-    {
+    /// Replays `recording` against a staging `RecordingProxy` (configured by `configure`, given the
+    /// simulated backend's URL). With `tls`, the staging front speaks HTTPS with that certificate
+    /// (the replay trusts it with --insecure) and the backend is simulated over HTTPS when the
+    /// recorded back leg was.
+    func replay(
+        _ recording: String, in dir: TempDir, name: String, tls: TestCertificate? = nil,
+        staging configure: (inout ProxyConfiguration, String) -> Void
+    ) async throws -> (ReplaySummary, [Exchange], [Exchange]) {
         let (_, recorded, _) = try LogFile.readAll(recording)
-        let origin = try #require(recorded.first { $0.leg == .back }).connection.server
+        let back = try #require(recorded.first { $0.leg == .back })
+        let origin = back.connection.server
         let stagingPort = freeLoopbackPort()
         var config = ReplayConfiguration(
-            recordingPath: recording, target: "http://127.0.0.1:\(stagingPort)", outputPath: dir.file("result-\(name).log"),
-            backends: [try BackendSpec(parsing: "http://\(origin)=127.0.0.1:0")])
+            recordingPath: recording, target: "\(tls == nil ? "http" : "https")://127.0.0.1:\(stagingPort)",
+            outputPath: dir.file("result-\(name).log"),
+            backends: [try BackendSpec(parsing: back.connection.tls ? "https://\(origin)=https://127.0.0.1:0" : "http://\(origin)=127.0.0.1:0")])
+        config.insecure = tls != nil
         config.speed = .max
         let replayer = Replayer(configuration: config)
         let listener = try #require(try await replayer.start().first).listener
@@ -55,6 +63,9 @@ struct ReplayRecordingProxyTests {
         staging.routes = [ProxyRoute(prefix: "/app/", upstream: listener + "/app/")]
         staging.reverseRewrite = true
         staging.preserveHost = true
+        staging.upstreamInsecure = true
+        staging.tlsCertificatePath = tls?.certificatePath
+        staging.tlsKeyPath = tls?.keyPath
         configure(&staging, listener)
         let proxy = RecordingProxy(configuration: staging, recorder: nil)
         _ = try await proxy.start()
@@ -94,5 +105,69 @@ struct ReplayRecordingProxyTests {
         #expect(slashResult.filter { $0.leg == .back && $0.annotation("unmatched") != nil }.count == 6)
         #expect((slash.report.categories["backend_unmatched"] ?? 0) > 0, "\(slash.report.categories)")
         #expect(!slash.verdict.passed)
+    }
+
+    /// A WebSocket handshake recorded on both legs: the replay sends the Upgrade request, the
+    /// simulated backend answers the recorded 101, and the handshake compares equal.
+    @Test func websocketHandshakeIsReplayed() async throws {
+        let dir = TempDir("replay-upgrade")
+        var b = ReplayRecordingBuilder()
+        let c = b.newConnection()
+        let upgradeHeaders: Headers = [
+            HeaderField("Upgrade", "websocket"), HeaderField("Connection", "Upgrade"),
+            HeaderField("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), HeaderField("Sec-WebSocket-Version", "13"),
+        ]
+        let switching = Response(
+            status: 101, reason: "Switching Protocols",
+            headers: [
+                HeaderField("Upgrade", "websocket"), HeaderField("Connection", "Upgrade"),
+                HeaderField("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+            ])
+        b.add(connection: c, target: "/app/ws", requestHeaders: upgradeHeaders, front: switching, back: switching)
+        let page = Response(status: 200, reason: "OK", headers: [HeaderField("Content-Length", "2")], body: Array("ok".utf8))
+        b.add(connection: b.newConnection(), target: "/app/", front: page, back: page)
+        let recording = dir.file("ws.log")
+        try b.write(to: recording)
+
+        let (summary, _, result) = try await replay(recording, in: dir, name: "ws") { _, _ in }
+        let front = try #require(result.first { $0.leg == .front && $0.request.target == "/app/ws" })
+        #expect(front.error == nil, "\(front.error ?? "")")
+        #expect(front.response?.status == 101)
+        #expect(front.annotation("upgrade") != nil)
+        let back = try #require(result.first { $0.leg == .back && $0.request.target == "/app/ws" })
+        #expect(back.request.headers.first("Upgrade") == "websocket")
+        #expect(back.replayOf != nil && back.annotation("unmatched") == nil)
+        #expect(summary.counters.errors == 0)
+        #expect(summary.verdict.passed, "\(summary.report.groups)")
+    }
+
+    /// HTTPS end to end: the replay speaks TLS to the staging proxy, which speaks TLS to the
+    /// simulated backend (the recorded back leg was HTTPS: `SSLProxyEngine On`).
+    @Test func httpsFrontAndBackendReplayOverTLS() async throws {
+        guard let cert = try TestCertificate() else { return }
+        let dir = TempDir("replay-tls")
+        // The scripted session recorded on https://www.example.com, its back leg on
+        // https://10.0.0.5:8443 (redirects name those origins, as they would).
+        let b = ReplayRecordingBuilder.scriptedSession()
+        let tlsRecording = b.exchanges.map { e -> Exchange in
+            var e = e
+            e.connection.tls = true
+            let (from, to) = e.leg == .back ? ("http://10.0.0.5:8080", "https://10.0.0.5:8443") : ("http://www.example.com", "https://www.example.com")
+            if e.leg == .back { e.connection.server = Endpoint(host: "10.0.0.5", port: 8443) } else { e.connection.server.port = 443 }
+            let headers = e.response?.headers ?? []
+            e.response?.headers = headers.map { HeaderField($0.name, $0.value.replacingOccurrences(of: from, with: to)) }
+            return e
+        }
+        let recording = dir.file("tls.log")
+        try LogFile.write(tlsRecording, to: recording, header: LogHeader(metadata: [Annotation("original_host", b.frontHost)]))
+
+        let (summary, _, result) = try await replay(recording, in: dir, name: "tls", tls: cert) { _, _ in }
+        let fronts = result.filter { $0.leg == .front }
+        let backs = result.filter { $0.leg == .back }
+        #expect(!fronts.isEmpty && fronts.allSatisfy { $0.error == nil && $0.connection.tls }, "\(fronts.compactMap(\.error))")
+        #expect(!backs.isEmpty && backs.allSatisfy { $0.connection.tls && $0.annotation("unmatched") == nil },
+            "\(backs.map { ($0.request.target, $0.connection.tls, $0.annotations) })")
+        #expect(summary.counters.errors == 0 && summary.counters.unmatched == 0)
+        #expect(summary.verdict.passed, "\(summary.report.groups)")
     }
 }

@@ -1,0 +1,194 @@
+import HarnessCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where the capture loop gets its packets: straight from the source (files), or through
+/// `LiveIntake` (live devices).
+protocol PacketFeed: AnyObject {
+    /// Packets handed out so far.
+    var packetNumber: Int { get }
+    func read() throws -> PcapRead
+    /// Ends the feed early (a limit was reached); idempotent.
+    func stop()
+}
+
+/// A capture file read in place.
+final class DirectFeed: PacketFeed {
+    let source: PcapSource
+    init(_ source: PcapSource) { self.source = source }
+    var packetNumber: Int { source.packetNumber }
+    func read() throws -> PcapRead { try source.read() }
+    func stop() {}
+}
+
+/// Drains a live device on its own thread, the way tcpdump does, so the kernel's buffer empties
+/// at libpcap's pace and not at the pace of parsing and writing: packets are copied into batches
+/// (one allocation per 1 MiB, not per packet) that the capture loop takes in order.
+///
+/// The queue holds at most `maxQueuedBytes`; past that, packets are dropped here and counted
+/// (`droppedByHarness`), as the kernel would drop them when its own buffer is full. A stop
+/// request (SIGINT/SIGTERM) ends the intake; what it had queued is still processed.
+final class LiveIntake: PacketFeed, @unchecked Sendable {
+    private struct Entry {
+        var offset: Int
+        var length: Int
+        var wireLength: Int
+        var timestamp: Int64
+    }
+
+    private final class Batch {
+        let storage: UnsafeMutableRawBufferPointer
+        var used = 0
+        var entries: [Entry] = []
+        init(capacity: Int) {
+            storage = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
+        }
+        deinit { storage.deallocate() }
+    }
+
+    static let batchBytes = 1 << 20
+    static let batchPackets = 1024
+
+    private let source: PcapSource
+    private let maxQueuedBytes: Int
+    private let lock = ConditionLock()
+    // Guarded by `lock`.
+    private var queue: [Batch] = []
+    private var queuedBytes = 0
+    private var ended = false
+    private var failure: (any Error)?
+    private var stopping = false
+    private var dropped = 0
+    // Consumer side only.
+    private var current: Batch?
+    private var index = 0
+    private(set) var packetNumber = 0
+    private var thread: pthread_t?
+
+    init(source: PcapSource, maxQueuedBytes: Int = 256 << 20) {
+        self.source = source
+        self.maxQueuedBytes = maxQueuedBytes
+    }
+
+    deinit { stop() }
+
+    /// Packets dropped because the queue was full.
+    var droppedByHarness: Int { lock.locked { dropped } }
+
+    func start() {
+        let box = Unmanaged.passRetained(self)
+        var t = pthread_t()
+        let rc = pthread_create(&t, nil, { raw in
+            guard let raw else { return nil }
+            let intake = Unmanaged<LiveIntake>.fromOpaque(raw).takeRetainedValue()
+            intake.intakeLoop()
+            return nil
+        }, box.toOpaque())
+        if rc == 0 {
+            thread = t
+        } else {
+            box.release()
+            lock.locked {
+                failure = HarnessError(.io, "cannot start the capture thread (error \(rc))")
+                ended = true
+            }
+        }
+    }
+
+    // MARK: intake thread
+
+    private func intakeLoop() {
+        var batch = Batch(capacity: Self.batchBytes)
+        func push() {
+            guard !batch.entries.isEmpty else { return }
+            let full = batch
+            batch = Batch(capacity: Self.batchBytes)
+            lock.locked {
+                queue.append(full)
+                queuedBytes += full.used
+                lock.signal()
+            }
+        }
+        loop: while true {
+            if StopRequest.isSet || lock.locked({ stopping }) { break }
+            let read: PcapRead
+            do {
+                read = try source.read(pollMillis: 20)
+            } catch {
+                lock.locked { failure = error }
+                break
+            }
+            switch read {
+            case .packet(let p):
+                let full = lock.locked { queuedBytes + batch.used + p.bytes.count > maxQueuedBytes }
+                if full {
+                    lock.locked { dropped += 1 }
+                    continue
+                }
+                if batch.used + p.bytes.count > batch.storage.count {
+                    push()
+                    if p.bytes.count > batch.storage.count { batch = Batch(capacity: p.bytes.count) }
+                }
+                if let base = p.bytes.baseAddress, p.bytes.count > 0, let dest = batch.storage.baseAddress {
+                    (dest + batch.used).copyMemory(from: base, byteCount: p.bytes.count)
+                }
+                batch.entries.append(Entry(offset: batch.used, length: p.bytes.count, wireLength: p.wireLength, timestamp: p.timestamp))
+                batch.used += p.bytes.count
+                if batch.entries.count >= Self.batchPackets { push() }
+            case .idle:
+                push()
+            case .end:
+                break loop
+            }
+        }
+        push()
+        lock.locked {
+            ended = true
+            lock.signal()
+        }
+    }
+
+    // MARK: capture loop
+
+    func read() throws -> PcapRead {
+        while true {
+            if let batch = current, index < batch.entries.count {
+                let e = batch.entries[index]
+                index += 1
+                packetNumber += 1
+                return .packet(CapturedPacket(
+                    bytes: UnsafeRawBufferPointer(rebasing: batch.storage[e.offset..<(e.offset + e.length)]),
+                    wireLength: e.wireLength, timestamp: e.timestamp))
+            }
+            current = nil
+            index = 0
+            let (next, done, error) = lock.locked { () -> (Batch?, Bool, (any Error)?) in
+                if queue.isEmpty && !ended { lock.wait(seconds: 0.1) }
+                if !queue.isEmpty {
+                    let b = queue.removeFirst()
+                    queuedBytes -= b.used
+                    return (b, false, nil)
+                }
+                return (nil, ended, failure)
+            }
+            if let next {
+                current = next
+                continue
+            }
+            if let error { throw error }
+            return done ? .end : .idle
+        }
+    }
+
+    func stop() {
+        lock.locked {
+            stopping = true
+            lock.signal()
+        }
+        if let t = thread {
+            thread = nil
+            pthread_join(t, nil)
+        }
+    }
+}
