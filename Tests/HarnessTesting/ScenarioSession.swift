@@ -13,9 +13,9 @@ import Testing
 ///                      └─ harness capture -i lo: front port = proxy, back port = tap B ─┘
 /// ```
 /// Tap F's front leg is the client's view of the proxy; tap B's front leg is exactly what the
-/// proxy asked the backend and got back. Every request carries `X-Request-Id` (on the diff's
-/// default noise list), so the two tap logs join exactly: a back exchange belongs to the front
-/// exchange with the same id whose time span contains it.
+/// proxy asked the backend and got back; `harness log link` joins the two logs into one two-leg
+/// recording. Every request carries `X-Request-Id` (on the diff's default noise list), which the
+/// linker uses to tell concurrent requests for one path apart.
 public struct ScenarioProduction: Sendable {
     /// The joined tap recording (front and back legs, linked).
     public var tapRecording: String
@@ -93,12 +93,14 @@ public enum ScenarioSession {
         tapFront.finish(signal: SIGTERM)
         tapBack.finish(signal: SIGTERM)
 
-        let front = try LogFile.readAll(dir.file("tap-front.log")).exchanges
-        let back = try LogFile.readAll(dir.file("tap-back.log")).exchanges
-        let joined = join(front: front.filter { $0.leg == .front }, back: back.filter { $0.leg == .front })
+        // The product's own join: `harness log link FRONT BACK`.
+        let linkedPath = dir.file("tap-linked.log")
+        let link = try Run.harness(["log", "link", dir.file("tap-front.log"), dir.file("tap-back.log"), "-o", linkedPath], timeout: 60)
+        guard link.status == 0 else { throw HarnessError(.badInput, "harness log link failed: \(link.stderr)") }
+        let joined = completeSessions(try LogFile.readAll(linkedPath).exchanges)
         let header = LogHeader(metadata: [
             Annotation("source", "record"), Annotation("original_host", ScenarioProxy.serverName),
-            Annotation("scenario", "\(kind.rawValue) good config behind harness record taps"),
+            Annotation("scenario", "\(kind.rawValue) good config behind harness record taps, joined by harness log link"),
         ])
         let tapPath = dir.file("\(kind.rawValue)-tap.log")
         try LogFile.write(joined, to: tapPath, header: header)
@@ -240,33 +242,8 @@ public enum ScenarioSession {
         guard r.status == 0 else { throw HarnessError(.network, "wrk failed: \(r.stderr)") }
     }
 
-    /// Joins the front tap's front leg with the back tap's front leg: back exchanges become
-    /// `.back`, linked to the front exchange with the same `X-Request-Id` whose time span contains
-    /// them. Front exchanges the client gave up on (the end of the wrk burst) are left out with
-    /// their back exchanges. Ordered by completion, as a recording proxy writes them.
-    public static func join(front: [Exchange], back: [Exchange]) -> [Exchange] {
-        let fronts = front.filter { $0.response != nil && $0.error == nil }
-        var byRequestID: [String: [Exchange]] = [:]
-        for f in fronts { byRequestID[f.request.headers.first("X-Request-Id") ?? "", default: []].append(f) }
-        let offset: UInt64 = 1_000_000
-        var out = fronts
-        for b in back {
-            let candidates = byRequestID[b.request.headers.first("X-Request-Id") ?? ""] ?? []
-            guard let owner = candidates.first(where: {
-                $0.timing.requestStart <= b.timing.requestStart && b.timing.requestStart <= $0.timing.responseEnd
-            }) else { continue }
-            var e = b
-            e.id += offset
-            e.leg = .back
-            e.connection.id += offset
-            e.link = Link(frontID: owner.id, confidence: .exact)
-            out.append(e)
-        }
-        return out.sorted { ($0.timing.responseEnd, $0.id) < ($1.timing.responseEnd, $1.id) }
-    }
-
-    /// A capture without the exchanges the client gave up on (no response, an error) and the back
-    /// exchanges linked to them.
+    /// A recording without the front exchanges the client gave up on (the end of the wrk burst: no
+    /// response, an error) and the back exchanges linked to them.
     public static func completeSessions(_ exchanges: [Exchange]) -> [Exchange] {
         let dropped = Set(exchanges.filter { $0.leg == .front && ($0.response == nil || $0.error != nil || !$0.isComplete) }.map(\.id))
         return exchanges.filter { e in
