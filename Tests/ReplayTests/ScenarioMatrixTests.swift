@@ -148,3 +148,40 @@ struct ScenarioMatrixTests {
         return row
     }
 }
+
+/// `harness replay --backend-latency` through the CLI: a recorded backend answer that took 2.5 s
+/// times out behind nginx with `proxy_read_timeout 1s` (504, gate fails) and passes without the
+/// timeout; without the flag the simulated backend answers at once and nothing differs.
+@Suite(.serialized)
+struct ReplayBackendLatencyCommandTests {
+    func replay(variant: String, latency: Bool) throws -> (status: Int32, report: DiffReport)? {
+        let dir = TempDir("latency-cli")
+        var exchanges = ReplayRecordingBuilder.scriptedSession().exchanges
+        // The login redirect's backend answer started 2.5 s after its request.
+        let slow = try #require(exchanges.firstIndex { $0.leg == .back && $0.request.target.hasPrefix("/app/login") })
+        exchanges[slow].timing.responseStart = exchanges[slow].timing.requestEnd + 2_500_000
+        exchanges[slow].timing.responseEnd = exchanges[slow].timing.responseStart + 500
+        try LogFile.write(exchanges, to: dir.file("rec.log"), header: LogHeader(metadata: [Annotation("source", "test")]))
+        let simulated = freeLoopbackPort()
+        guard let proxy = try ScenarioProxy.start(.nginx, variant: variant, backend: "http://127.0.0.1:\(simulated)") else { return nil }
+        defer { proxy.stop() }
+        let r = try Run.harness(
+            ["replay", dir.file("rec.log"), "--target", proxy.url, "--backend", "http://10.0.0.5:8080=127.0.0.1:\(simulated)",
+             "--speed", "max", "--quiet", "-o", dir.file("result.log"), "--report", dir.file("report.json")]
+                + (latency ? ["--backend-latency"] : []), timeout: 60)
+        return (r.status, try DiffReport.load(path: dir.file("report.json")))
+    }
+
+    @Test func slowRecordedBackendTimesOutOnlyWithTheFlagAndTheShortTimeout() throws {
+        guard let timedOut = try replay(variant: "read-timeout", latency: true) else { return }
+        #expect(timedOut.status == 1)
+        #expect(timedOut.report.categories["status"] == 1)
+        #expect(timedOut.report.groups.contains { $0.signature.contains("504") })
+        guard let atOnce = try replay(variant: "read-timeout", latency: false), let patient = try replay(variant: "good", latency: true)
+        else { return }
+        #expect(atOnce.status == 0)
+        #expect(atOnce.report.categories["status"] == nil)
+        #expect(patient.status == 0)
+        #expect(patient.report.categories["status"] == nil)
+    }
+}
