@@ -205,9 +205,9 @@ extension CaptureEngine: ConnectionDelegate {
         var link: Link?
         switch connection.leg {
         case .front:
-            linker.frontStarted(id: id, start: request.startTime, serverHost: connection.serverAddress, target: request.target)
+            linker.frontStarted(id: id, start: request.startTime, serverHost: connection.serverAddress, target: request.target, headers: request.headers)
         case .back:
-            link = linker.link(start: request.startTime, clientHost: connection.clientAddress, target: request.target)
+            link = linker.link(start: request.startTime, clientHost: connection.clientAddress, target: request.target, headers: request.headers)
         case .direct:
             break
         }

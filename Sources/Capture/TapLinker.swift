@@ -144,12 +144,15 @@ public struct TapLinker {
             var e = event.exchange
             switch event.kind {
             case .frontStart:
-                linker.frontStarted(id: e.id, start: e.timing.requestStart, serverHost: Self.host, target: e.request.target)
+                linker.frontStarted(
+                    id: e.id, start: e.timing.requestStart, serverHost: Self.host, target: e.request.target, headers: e.request.headers)
             case .frontEnd:
                 linker.frontEnded(id: e.id)
                 try sink.append(e)
             case .back:
-                if let link = linker.link(start: e.timing.requestStart, clientHost: Self.host, target: e.request.target) {
+                if let link = linker.link(
+                    start: e.timing.requestStart, clientHost: Self.host, target: e.request.target, headers: e.request.headers)
+                {
                     e.link = link
                     if link.confidence == .low { summary.linkedLow += 1 } else { summary.linkedHigh += 1 }
                 } else {

@@ -18,14 +18,14 @@ final class RecordSource: @unchecked Sendable {
     private let key: @Sendable (Exchange) -> UInt64?
     private let batchSize = 512
     private let depth = 8
-    private var thread: Thread?
 
     init(reader: LogReader, key: @escaping @Sendable (Exchange) -> UInt64?) {
         self.reader = reader
         self.key = key
+        // The running thread keeps this source alive; it is not stored here (a stored Thread whose
+        // closure holds `self` is a cycle: the source, its reader and the file descriptor leaked).
         let t = Thread { [self] in work() }
         t.stackSize = 1 << 20
-        thread = t
         t.start()
     }
 

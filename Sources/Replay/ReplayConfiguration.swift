@@ -100,6 +100,10 @@ public struct ReplayConfiguration: Sendable {
     public var shard: Shard?
     /// Allow the target to be the recording's own original front host.
     public var allowOriginalHost: Bool = false
+    /// Simulated backends wait as long before answering as the recorded backend did (its
+    /// response start minus its request end), so a proxy timeout shorter than a slow backend
+    /// shows. Off: they answer at once.
+    public var backendLatency: Bool = false
     /// Replay against the real backends even though the recording has a back leg.
     public var realBackends: Bool = false
     /// No progress line (the summary is the caller's to print).

@@ -207,7 +207,7 @@ public final class Replayer: @unchecked Sendable {
                 l.backend.activate(
                     BackendContext(
                         index: i, listener: l.backend.listener, rewriter: rewriter, matcher: m, recorder: recorder,
-                        counters: counters))
+                        counters: counters, latency: config.backendLatency))
             }
         }
 

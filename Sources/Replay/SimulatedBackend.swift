@@ -13,6 +13,8 @@ struct BackendContext: Sendable {
     var matcher: BackendMatcher
     var recorder: ResultRecorder
     var counters: ReplayCounters
+    /// Wait as long as the recorded backend took before its answer (see `ReplayConfiguration.backendLatency`).
+    var latency = false
 }
 
 /// A listener that plays one recorded backend for the staging proxy.
@@ -136,9 +138,11 @@ final class BackendHandler: ChannelInboundHandler {
         var link: Link?
         var replayOf: UInt64?
         var closeAfter = !h.isKeepAlive
+        var delay: Int64 = 0
         switch match {
         case .matched(let recorded, let l, let reused):
             link = l
+            if context.latency { delay = Self.recordedLatency(recorded) }
             replayOf = recorded.id
             if reused { annotations.append(Annotation("match", "reused")) }
             response = served(recorded, method: request.method)
@@ -175,8 +179,9 @@ final class BackendHandler: ChannelInboundHandler {
         }
         if !closeAfter { framing.insert(.keepAlive) }
         // Recorded before a byte of the answer leaves: the proxy may relay it and the replay may end
-        // at once, and the result log must already hold this backend call then.
-        let responseStart = Clock.nowMicros()
+        // at once, and the result log must already hold this backend call then. (With recorded
+        // latency the answer leaves `delay` later; a proxy that gives up meanwhile still made the call.)
+        let responseStart = Clock.nowMicros() + delay
         let exchange = Exchange(
             id: context.recorder.newExchangeID(), leg: .back,
             connection: ConnectionInfo(
@@ -187,12 +192,31 @@ final class BackendHandler: ChannelInboundHandler {
             annotations: annotations)
         sequence += 1
         context.recorder.append(exchange)
+        if delay > 0 {
+            ctx.eventLoop.assumeIsolated().scheduleTask(in: .microseconds(delay)) { [self] in
+                self.write(ctx, response: response, head: h, method: request.method, closeAfter: closeAfter)
+            }
+        } else {
+            write(ctx, response: response, head: h, method: request.method, closeAfter: closeAfter)
+        }
+    }
+
+    /// How long the recorded backend took to start its answer after the request (µs, capped at 5 min).
+    static func recordedLatency(_ recorded: Exchange) -> Int64 {
+        let t = recorded.timing
+        let sent = t.requestEnd > 0 ? t.requestEnd : t.requestStart
+        guard sent > 0, t.responseStart > sent else { return 0 }
+        return min(t.responseStart - sent, 300_000_000)
+    }
+
+    private func write(_ ctx: ChannelHandlerContext, response: Response, head h: HTTPRequestHead, method: String, closeAfter: Bool) {
+        guard ctx.channel.isActive else { return }
         let version = HTTPVersion(major: Int(h.version.major), minor: Int(h.version.minor))
         var nioHeaders = HTTPHeaders()
         for f in response.headers { nioHeaders.add(name: f.name, value: f.value) }
         let status = HTTPResponseStatus(statusCode: Int(response.status), reasonPhrase: response.reason)
         ctx.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: nioHeaders))), promise: nil)
-        if !response.body.isEmpty && request.method != "HEAD" {
+        if !response.body.isEmpty && method != "HEAD" {
             ctx.write(wrapOutboundOut(.body(.byteBuffer(ctx.channel.allocator.buffer(bytes: response.body)))), promise: nil)
         }
         let endTrailers: HTTPHeaders? =

@@ -80,6 +80,9 @@ struct ReplayCommand: AsyncParsableCommand {
     @Flag(name: .customLong("allow-original-host"), help: "Allow replaying against the recording's own front host.")
     var allowOriginalHost = false
 
+    @Flag(name: .customLong("backend-latency"), help: "Simulated backends take as long to answer as the recorded ones did.")
+    var backendLatency = false
+
     @Flag(name: .customLong("real-backends"), help: "Do not play the recorded backends; the staging proxy calls real ones.")
     var realBackends = false
 
@@ -124,6 +127,7 @@ struct ReplayCommand: AsyncParsableCommand {
             config.requestTimeout = timeout
             config.allowOriginalHost = allowOriginalHost
             config.realBackends = realBackends
+            config.backendLatency = backendLatency
             config.quiet = quiet
             config.reportPath = report
             config.rulesPath = rules

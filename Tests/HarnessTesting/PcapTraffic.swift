@@ -17,7 +17,10 @@ public final class PcapRecorder: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
         process.arguments = [
             "-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])",
-            tcpdump, "-i", interface, "-s", "0", "-B", "131072", "-U", "-w", path,
+            // --immediate-mode: without it packets wait in the kernel ring up to tcpdump's 1 s block
+            // timeout, longer than stop()'s settle check, and the last exchanges went missing when
+            // the machine was loaded.
+            tcpdump, "-i", interface, "-s", "0", "-B", "131072", "-U", "--immediate-mode", "-w", path,
         ] + extra + [filter]
         process.standardError = stderr
         process.standardOutput = FileHandle.nullDevice

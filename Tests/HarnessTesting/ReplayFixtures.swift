@@ -85,18 +85,7 @@ public final class ApacheStagingProxy: @unchecked Sendable {
     public func stop() {
         guard !stopped else { return }
         stopped = true
-        kill(-pid, SIGTERM)
-        let deadline = Date().addingTimeInterval(3)
-        while Date() < deadline {
-            var status: Int32 = 0
-            let r = waitpid(pid, &status, WNOHANG)
-            // Gone (or reaped by someone else) and no worker left in the group.
-            if (r == pid || r < 0) && kill(-pid, 0) != 0 { return }
-            usleep(20_000)
-        }
-        kill(-pid, SIGKILL)
-        var status: Int32 = 0
-        _ = waitpid(pid, &status, WNOHANG)
+        stopProcessGroup(pid)
     }
 
     deinit { stop() }
@@ -227,20 +216,41 @@ public struct ReplayRecordingBuilder {
     }
 }
 
-/// Starts `path` with `arguments` as the leader of a new process group, output discarded.
-/// (Not Foundation's Process: it could leave the server's exit unreaped and hang on wait.)
-func spawnInOwnGroup(_ path: String, _ arguments: [String]) throws -> pid_t {
+/// glibc's `posix_spawn_file_actions_addclosefrom_np`, when the C library has it.
+private let spawnCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32)? = {
+    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+    return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32).self)
+}()
+
+/// Starts `path` with `arguments` as the leader of a new process group, output discarded (or
+/// appended to `output`). (Not Foundation's Process: it could leave the server's exit unreaped
+/// and hang on wait.)
+func spawnInOwnGroup(_ path: String, _ arguments: [String], output: String = "/dev/null") throws -> pid_t {
     var attributes = posix_spawnattr_t()
     posix_spawnattr_init(&attributes)
     defer { posix_spawnattr_destroy(&attributes) }
-    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+    // The test process's threads block signals and a child inherits the mask: unblock them and
+    // restore the default actions, so SIGTERM/SIGINT stop the server gracefully and at once.
+    var none = sigset_t()
+    sigemptyset(&none)
+    posix_spawnattr_setsigmask(&attributes, &none)
+    var stopSignals = sigset_t()
+    sigemptyset(&stopSignals)
+    for s in [SIGTERM, SIGINT, SIGHUP, SIGPIPE] { sigaddset(&stopSignals, s) }
+    posix_spawnattr_setsigdefault(&attributes, &stopSignals)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
     posix_spawnattr_setpgroup(&attributes, 0)
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+    posix_spawn_file_actions_addopen(&actions, 2, output, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+    // Nothing else of the test process: its sockets and pipes (other tests' clients, `Run.process`
+    // pipes, simulated backends) must not stay open in a server that outlives them, or their
+    // peers never see EOF.
+    // (glibc 2.34+; Swift's Glibc module does not import it, so it is looked up.)
+    if let closeFrom = spawnCloseFrom { _ = closeFrom(&actions, 3) }
     let argv = ([path] + arguments).map { strdup($0) } + [nil]
     defer { for a in argv { free(a) } }
     var pid: pid_t = 0
