@@ -11,13 +11,19 @@ public enum RouteTemplate {
 
     /// `of(method:path:)` through a bounded cache (the diff's hot path; one per runner).
     final class Cache {
-        private var entries: [Substring: String] = [:]
+        private struct Key: Hashable {
+            var method: String
+            var path: Substring
+        }
+        private var entries: [Key: String] = [:]
+        /// The route of `method path`, built once per distinct pair (no string built per lookup).
         func of(method: String, path: Substring) -> String {
-            if let t = entries[path] { return method + " " + t }
-            let t = collapsePath(path)
+            let key = Key(method: method, path: path)
+            if let route = entries[key] { return route }
+            let route = method + " " + collapsePath(path)
             if entries.count > 50_000 { entries.removeAll(keepingCapacity: true) }
-            entries[path] = t
-            return method + " " + t
+            entries[key] = route
+            return route
         }
     }
 

@@ -27,7 +27,7 @@ public struct LogWriterOptions: Sendable {
 
     public init(
         codec: LogFormat.Codec = .zstd, blockSize: Int = 256 << 10, flushIntervalMicros: Int64 = 1_000_000,
-        segmentBodyLimit: Int = 32 << 20, level: Int32 = 1
+        segmentBodyLimit: Int = 8 << 20, level: Int32 = 1
     ) {
         self.codec = codec
         self.blockSize = blockSize
