@@ -14,6 +14,8 @@ final class ReaderThread: @unchecked Sendable {
     var damage: LogDamage? { lock.withLock { storedDamage } }
 
     static let holdBack = 64
+    /// Result exchanges queued for the writer before the reader waits.
+    static let maxBacklog = 16_384
 
     static func start(
         path: String, plan: RecordingPlan, selection: ReplaySelection, engine: ReplayEngine, matcher: BackendMatcher?,
@@ -79,6 +81,13 @@ final class ReaderThread: @unchecked Sendable {
             }
             engine.releaseTick()
             engine.waitForRoom()
+            // The result writer is behind: let it catch up (memory stays bounded, nothing is dropped).
+            if index % 256 == 0 {
+                while engine.recorder.backlog > Self.maxBacklog {
+                    engine.flushReleases()
+                    usleep(1_000)
+                }
+            }
         }
         while let first = held.popFirst() { release(first.exchange) }
         lock.withLock { storedDamage = reader.damage }

@@ -1,60 +1,132 @@
 public import HarnessCore
+import Foundation
 
-/// The replay's result log: a `LogWriter` behind a lock (replayed front exchanges and backend
-/// requests arrive from several event loops), plus unique ids for exchanges and connections.
+/// The replay's result log, plus unique ids for exchanges and connections.
+///
+/// Replayed front exchanges and backend requests arrive from several event loops. They are queued
+/// (in arrival order) and encoded by one writer thread that owns the `LogWriter`, so the event
+/// loops never encode, compress or write under a shared lock. Nothing is ever left out: `backlog`
+/// lets the replay's reader hold back while the writer catches up.
 public final class ResultRecorder: @unchecked Sendable {
-    private let lock = PosixLock()
+    private let lock = ConditionLock()
     // Guarded by `lock`.
     private let writer: any ExchangeSink
     private var nextExchangeID: UInt64 = 1
     private var nextConnectionID: UInt64 = 1
+    private var queue: [Exchange] = []
     private var failure: (any Error)?
+    private var closing = false
     private var closed = false
-    public private(set) var written = 0
+    private var started = false
+    private var writerDone = false
+    private var _written = 0
+
+    /// Exchanges queued at once before the writer is woken (it also wakes every 50 ms).
+    static let wakeBatch = 256
 
     public init(sink: any ExchangeSink) {
         self.writer = sink
     }
 
     public func newExchangeID() -> UInt64 {
-        lock.withLock {
+        lock.locked {
             defer { nextExchangeID += 1 }
             return nextExchangeID
         }
     }
 
     public func newConnectionID() -> UInt64 {
-        lock.withLock {
+        lock.locked {
             defer { nextConnectionID += 1 }
             return nextConnectionID
         }
     }
 
-    /// Appends; a write error is kept and thrown by `close()` (the replay goes on).
+    /// Exchanges written so far.
+    public var written: Int { lock.locked { _written } }
+
+    /// Exchanges queued and not yet written.
+    public var backlog: Int { lock.locked { queue.count } }
+
+    /// Queues `exchange`; a write error is kept and thrown by `close()` (the replay goes on).
     public func append(_ exchange: Exchange) {
-        lock.withLock {
-            guard !closed, failure == nil else { return }
-            do {
-                try writer.append(exchange)
-                written += 1
-            } catch {
-                failure = error
+        let start = lock.locked { () -> Bool in
+            guard !closing, failure == nil else { return false }
+            queue.append(exchange)
+            if queue.count == Self.wakeBatch { lock.signal() }
+            if started { return false }
+            started = true
+            return true
+        }
+        if start {
+            let thread = Thread { [self] in run() }
+            thread.name = "harness-replay-writer"
+            thread.start()
+        }
+    }
+
+    private func run() {
+        var batch: [Exchange] = []
+        while true {
+            let stop = lock.locked { () -> Bool in
+                if queue.isEmpty && !closing { lock.wait(seconds: 0.05) }
+                swap(&batch, &queue)
+                return closing && queue.isEmpty
+            }
+            var written = 0
+            var error: (any Error)?
+            for e in batch where error == nil {
+                do {
+                    try writer.append(e)
+                    written += 1
+                } catch let e {
+                    error = e
+                }
+            }
+            batch.removeAll(keepingCapacity: true)
+            if error == nil, let w = writer as? LogWriter {
+                do { try w.flushIfDue() } catch let e { error = e }
+            }
+            lock.locked {
+                _written += written
+                if let error, failure == nil { failure = error }
+            }
+            if stop || lock.locked({ failure != nil && closing }) {
+                lock.locked {
+                    writerDone = true
+                    lock.broadcast()
+                }
+                return
             }
         }
     }
 
-    /// Writes a partial block out if it is old enough (followers see progress).
-    public func flushIfDue() {
-        lock.withLock {
-            guard !closed, failure == nil, let w = writer as? LogWriter else { return }
-            do { try w.flushIfDue() } catch { failure = error }
-        }
-    }
-
+    /// Writes what is queued, then flushes and closes the log; throws the first write error.
     public func close() throws {
-        try lock.withLock {
+        let wait = lock.locked { () -> Bool in
+            if closed { return false }
+            closing = true
+            lock.broadcast()
+            return started
+        }
+        if wait {
+            lock.locked { while !writerDone { lock.wait() } }
+        }
+        try lock.locked {
             guard !closed else { return }
             closed = true
+            // Written by the caller when no writer thread ever started.
+            if !started {
+                for e in queue where failure == nil {
+                    do {
+                        try writer.append(e)
+                        _written += 1
+                    } catch {
+                        failure = error
+                    }
+                }
+                queue = []
+            }
             try writer.close()
             if let failure { throw failure }
         }
