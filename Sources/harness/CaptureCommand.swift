@@ -50,16 +50,8 @@ struct CaptureCommand: AsyncParsableCommand {
     @Option(name: .customLong("idle-timeout"), help: "Seconds of silence (packet time) before a connection is closed.")
     var idleTimeout: Double = 300
 
-    @Option(
-        name: .customLong("redact-header"),
-        help: "A header whose values are replaced by a keyed hash before writing (repeatable; 'default' = \(Redactor.defaultHeaders.joined(separator: ", "))).")
-    var redactHeaders: [String] = []
-
-    @Option(name: .customLong("redact-query"), help: "A query parameter whose values are replaced by a keyed hash (repeatable).")
-    var redactQuery: [String] = []
-
-    @Option(name: .customLong("redact-key"), help: "A file holding the redaction key (default: a fresh random key).")
-    var redactKey: String?
+    @OptionGroup(title: "Redaction")
+    var redaction: RedactionOptions
 
     @Flag(name: .customLong("quiet"), help: "Do not print the summary.")
     var quiet = false
@@ -88,19 +80,6 @@ struct CaptureCommand: AsyncParsableCommand {
         }
     }
 
-    private func makeRedactor() throws -> Redactor? {
-        let names = redactHeaders.flatMap { $0.lowercased() == "default" ? Redactor.defaultHeaders : [$0] }
-        guard !names.isEmpty || !redactQuery.isEmpty else { return nil }
-        var key: [UInt8] = []
-        if let redactKey {
-            guard let data = FileManager.default.contents(atPath: redactKey), !data.isEmpty else {
-                throw HarnessError(.badInput, "cannot read the redaction key (missing or empty file)", path: redactKey)
-            }
-            key = Array(data)
-        }
-        return Redactor(headerNames: names, queryParameters: redactQuery, key: key)
-    }
-
     private func capture() throws {
         let source: PcapSource
         if let file {
@@ -118,14 +97,14 @@ struct CaptureCommand: AsyncParsableCommand {
         if !expression.isEmpty { header["filter"] = expression }
         if !frontPorts.isEmpty { header["front_ports"] = frontPorts.map(String.init).joined(separator: ",") }
         if !backPorts.isEmpty { header["back_ports"] = backPorts.map(String.init).joined(separator: ",") }
-        let redactor = try makeRedactor()
+        let redactor = try redaction.makeRedactor()
         if let redactor { header["redacted"] = redactor.headerDescription }
         let writer = try LogWriter(path: outPath, header: header)
         let options = CaptureOptions(
             frontPorts: Set(frontPorts), backPorts: Set(backPorts), maxBody: maxBody, maxConnections: maxConnections,
             idleTimeoutMicros: Int64(idleTimeout * 1_000_000))
         let sink: any ExchangeSink = printExchanges ? PrintingSink(next: writer) : writer
-        let engine = CaptureEngine(options: options, sink: sink, transform: redactor.map { r in { r.redact(&$0) } })
+        let engine = CaptureEngine(options: options, sink: sink, transform: redactor?.transform)
         if source.isLive { StopRequest.installSignalHandlers() }
         if source.isLive { Console.error("harness: capturing on \(source.name) (\(source.dataLinkName)); Ctrl-C stops\n") }
         let limits = CaptureLimits(durationMicros: duration.map { Int64($0 * 1_000_000) }, packetCount: count)
