@@ -189,7 +189,8 @@ struct JSONRedactionScanner {
                         break scan
                     }
                     i = end
-                    if named { replace(start..<end, tokenOf: text) }
+                    // A token already (a redacted recording redacted again) stays as it is.
+                    if named && !text.hasPrefix(Redactor.marker) { replace(start..<end, tokenOf: text) }
                 } else {
                     while i < n, !Self.endsScalar(body[i]) { i += 1 }
                     guard i > start else { break scan }

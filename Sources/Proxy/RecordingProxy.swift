@@ -110,6 +110,8 @@ public final class RecordingProxy: Sendable {
 
     /// Exchanges that reached the recorder (after `shutdown()`, all of them).
     public var written: Int { queue?.written ?? 0 }
+    /// Exchanges whose blocks have reached the file (safe from a kill -9).
+    public var flushed: Int { queue?.flushed ?? 0 }
     /// The first error the recorder reported (disk full, ...), if any.
     public var recorderError: (any Error)? { queue?.error }
 

@@ -53,6 +53,12 @@ struct CaptureCommand: AsyncParsableCommand {
     @OptionGroup(title: "Redaction")
     var redaction: RedactionOptions
 
+    @Option(help: "After opening the device (and creating the log), run as this user instead of root (live capture).")
+    var user: String?
+
+    @Option(help: "Print a progress line (packets, exchanges, flushed) every this many seconds (live capture).")
+    var stats: Double?
+
     @Flag(name: .customLong("quiet"), help: "Do not print the summary.")
     var quiet = false
 
@@ -72,11 +78,28 @@ struct CaptureCommand: AsyncParsableCommand {
         if let duration, duration <= 0 { throw ValidationError("--duration must be positive.") }
         if maxBody < 0 { throw ValidationError("--max-body must not be negative.") }
         if maxConnections < 1 { throw ValidationError("--max-connections must be at least 1.") }
+        if user != nil && interface == nil { throw ValidationError("--user applies to live capture (-i) only.") }
+        if let stats, stats <= 0 { throw ValidationError("--stats takes a positive number of seconds.") }
     }
 
     func run() async throws {
         try await withExitCodes {
             try capture()
+        }
+    }
+
+    /// After each packet or idle poll: write a block that is due (an idle live capture must not
+    /// hold exchanges back), and with `--stats` print a progress line. `flushed` counts exchanges
+    /// whose blocks reached the file, so a kill -9 after the line cannot lose them.
+    private func progress(_ writer: LogWriter, _ engine: CaptureEngine) -> () throws -> Void {
+        let interval = stats.map { UInt64($0 * 1e9) }
+        var next = Clock.monotonicNanos() + (interval ?? 0)
+        return {
+            try writer.flushIfDue()
+            guard let interval, Clock.monotonicNanos() >= next else { return }
+            next = Clock.monotonicNanos() + interval
+            let s = engine.summary
+            Console.error("harness: packets=\(s.packets) exchanges=\(writer.appended) flushed=\(writer.flushed)\n")
         }
     }
 
@@ -100,6 +123,7 @@ struct CaptureCommand: AsyncParsableCommand {
         let redactor = try redaction.makeRedactor()
         if let redactor { header["redacted"] = redactor.headerDescription }
         let writer = try LogWriter(path: outPath, header: header)
+        if let user { try PrivilegeDrop.become(user, handingOver: [outPath]) }
         let options = CaptureOptions(
             frontPorts: Set(frontPorts), backPorts: Set(backPorts), maxBody: maxBody, maxConnections: maxConnections,
             idleTimeoutMicros: Int64(idleTimeout * 1_000_000))
@@ -110,7 +134,7 @@ struct CaptureCommand: AsyncParsableCommand {
         let limits = CaptureLimits(durationMicros: duration.map { Int64($0 * 1_000_000) }, packetCount: count)
         var failure: (any Error)?
         do {
-            try CaptureRunner.run(source: source, engine: engine, limits: limits)
+            try CaptureRunner.run(source: source, engine: engine, limits: limits, tick: progress(writer, engine))
         } catch {
             failure = error
         }

@@ -186,7 +186,7 @@ struct RecordCommand: AsyncParsableCommand {
                         let rate = Double(now.requests - last.requests) / interval
                         Console.error(
                             "harness: \(String(format: "%.1f", rate)) req/s requests=\(now.requests) "
-                                + "recorded=\(now.recorded) left_out=\(now.leftOut) "
+                                + "recorded=\(now.recorded) flushed=\(proxy.flushed) left_out=\(now.leftOut) "
                                 + "upstream_errors=\(now.upstreamErrors) connections=\(now.activeConnections)\n")
                         last = now
                     }
