@@ -66,7 +66,7 @@ public final class RecordingProxy: Sendable {
         return port
     }
 
-    private static func initializeFront(_ channel: any Channel, shared: ProxyShared) -> EventLoopFuture<Void> {
+    static func initializeFront(_ channel: any Channel, shared: ProxyShared) -> EventLoopFuture<Void> {
         let counters = shared.counters
         let active = counters.activeConnections.add(1, ordering: .relaxed).newValue
         counters.connections.add(1, ordering: .relaxed)
