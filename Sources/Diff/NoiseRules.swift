@@ -50,6 +50,7 @@ public final class NoiseRules {
     /// Rules from YAML text.
     public convenience init(yaml: String, name: String = "<rules>") throws {
         self.init()
+        try YAMLKeyCheck.check(yaml, file: name)
         let loaded: Any?
         do { loaded = try Yams.load(yaml: yaml) } catch {
             throw HarnessError(.badInput, "the rules file is not valid YAML: \(error)", path: name)
