@@ -26,6 +26,15 @@ import Testing
         #expect(throws: HarnessError.self) { _ = try NoiseRules(yaml: yaml, name: "bomb.yaml") }
     }
 
+    @Test func overflowingAndDeepScalarsAreErrorsNotTraps() {
+        // Yams's `load` overflowed on a sexagesimal integer (found by the fuzzer): now a string,
+        // which `time_tolerance` refuses.
+        #expect(throws: HarnessError.self) { _ = try NoiseRules(yaml: "time_tolerance: 4444444444444448:2\n") }
+        #expect(throws: HarnessError.self) { _ = try NoiseRules(yaml: "4444444444444448:2") }
+        let deep = "ignore_headers: " + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        #expect(throws: HarnessError.self) { _ = try NoiseRules(yaml: deep) }
+    }
+
     @Test func theDocumentedExampleStillLoads() throws {
         let rules = try NoiseRules(yaml: "defaults: true\nignore_headers: [X-Powered-By]\nrules:\n  - route: \"^/api/\"\n    ignore_body: true\n")
         #expect(rules.ignoreHeaders.contains("x-powered-by"))
