@@ -37,7 +37,16 @@ public enum FrontPipelineProbe {
         channel.embeddedEventLoop.advanceTime(by: .hours(1))
         drain()
         _ = try? channel.finish()
+        // Let closes the handler scheduled (linger) and the close callbacks run, then make sure the
+        // shared state lets go of the channel (the cycle a real close breaks).
+        channel.embeddedEventLoop.run()
+        channel.embeddedEventLoop.advanceTime(by: .hours(2))
         drain()
+        shared.unregister(channel)
+        // Drop the timers still scheduled (idle timeout, the pool's sweep): they hold the handler
+        // and the pool, which hold the loop.
+        try? channel.embeddedEventLoop.syncShutdownGracefully()
+        shared.releasePools()
         queue.stop()
         return Outcome(response: response, recorded: sink.exchanges)
     }
