@@ -59,7 +59,7 @@ let package = Package(
             dependencies: ["HarnessCore", "CPcap", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: upcoming),
         // The recording reverse proxy (SwiftNIO).
-        .target(name: "Proxy", dependencies: ["HarnessCore", .product(name: "Crypto", package: "swift-crypto")] + nio, swiftSettings: upcoming),
+        .target(name: "Proxy", dependencies: ["HarnessCore", .product(name: "Crypto", package: "swift-crypto"), .product(name: "NIOEmbedded", package: "swift-nio")] + nio, swiftSettings: upcoming),
         // The diff engine, noise rules, reports and the gate. Pure logic.
         .target(
             name: "Diff",

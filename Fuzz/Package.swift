@@ -22,5 +22,17 @@ let package = Package(
         .executableTarget(
             name: "FuzzGoReplayImport", dependencies: ["FuzzSupport", .product(name: "HarnessCore", package: "proxy-replay-harness")],
             swiftSettings: fuzz, linkerSettings: link),
+        .executableTarget(
+            name: "FuzzPcapCapture", dependencies: ["FuzzSupport", .product(name: "Capture", package: "proxy-replay-harness")],
+            swiftSettings: fuzz, linkerSettings: link),
+        .executableTarget(
+            name: "FuzzNoiseRules", dependencies: ["FuzzSupport", .product(name: "Diff", package: "proxy-replay-harness")],
+            swiftSettings: fuzz, linkerSettings: link),
+        .executableTarget(
+            name: "FuzzProxyRequest", dependencies: ["FuzzSupport", .product(name: "Proxy", package: "proxy-replay-harness")],
+            swiftSettings: fuzz, linkerSettings: link),
+        .executableTarget(
+            name: "FuzzRedaction", dependencies: ["FuzzSupport", .product(name: "HarnessCore", package: "proxy-replay-harness")],
+            swiftSettings: fuzz, linkerSettings: link),
     ]
 )

@@ -40,8 +40,11 @@ public struct CaptureLimits: Sendable {
 /// Drives a `PcapSource` into a `CaptureEngine` until the end, a limit, or a stop request.
 public enum CaptureRunner {
     /// Reads every packet; on a read error the engine is still finished (what was decoded is kept)
-    /// before the error is rethrown.
-    public static func run(source: PcapSource, engine: CaptureEngine, limits: CaptureLimits = CaptureLimits()) throws {
+    /// before the error is rethrown. `tick` runs after every packet and every idle poll (flush a
+    /// due block, print progress); an error it throws ends the run like a read error.
+    public static func run(
+        source: PcapSource, engine: CaptureEngine, limits: CaptureLimits = CaptureLimits(), tick: (() throws -> Void)? = nil
+    ) throws {
         let started = Clock.monotonicNanos()
         var failure: (any Error)?
         let feed: any PacketFeed
@@ -73,10 +76,11 @@ public enum CaptureRunner {
                         break loop
                     }
                 case .idle:
-                    continue
+                    break
                 case .end:
                     break loop
                 }
+                try tick?()
             } catch {
                 failure = error
                 break loop

@@ -50,11 +50,7 @@ public final class NoiseRules {
     /// Rules from YAML text.
     public convenience init(yaml: String, name: String = "<rules>") throws {
         self.init()
-        let loaded: Any?
-        do { loaded = try Yams.load(yaml: yaml) } catch {
-            throw HarnessError(.badInput, "the rules file is not valid YAML: \(error)", path: name)
-        }
-        guard let root = loaded else { return }
+        guard let root = try YAMLValues.load(yaml, file: name) else { return }
         guard let map = root as? [String: Any] else {
             throw HarnessError(.badInput, "the rules file must be a mapping (keys: defaults, ignore_headers, rules...)", path: name)
         }

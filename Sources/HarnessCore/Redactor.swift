@@ -5,7 +5,10 @@ import Crypto
 /// A redacted value reads `redacted:` followed by 16 hex digits of HMAC-SHA256(key, value), so
 /// equal secrets stay equal (a replay still matches requests to backend exchanges) and nothing of
 /// the secret is kept. Cookie and Set-Cookie keep cookie names and attributes and lose the values;
-/// Authorization keeps its scheme (`Bearer`, `Basic`). Query parameters are redacted by name.
+/// Authorization keeps its scheme (`Bearer`, `Basic`). Query parameters are redacted by name (in
+/// the target and in `application/x-www-form-urlencoded` bodies), JSON body fields by path
+/// (`JSONRedactionPath`), and regular-expression matches anywhere in header values, the query and
+/// text bodies. A body that changes length is re-framed: `Content-Length` is set to the new length.
 public struct Redactor: Sendable {
     /// The set `--redact-header` offers by default.
     public static let defaultHeaders = ["Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie", "X-Api-Key"]
@@ -14,22 +17,51 @@ public struct Redactor: Sendable {
 
     public let headerNames: [String]
     public let queryParameters: [String]
-    private let key: SymmetricKey
+    public let jsonPaths: [JSONRedactionPath]
+    let patterns: [RedactionPattern]
+    let key: SymmetricKey
 
     /// `key` empty: a fresh random per-recording key.
     public init(headerNames: [String], queryParameters: [String] = [], key: [UInt8] = []) {
-        self.headerNames = headerNames
-        self.queryParameters = queryParameters
+        self.init(names: headerNames, query: queryParameters, paths: [], compiled: [], key: key)
+    }
+
+    /// Every kind of rule: `jsonPaths` in `JSONRedactionPath` syntax, `patterns` as regular
+    /// expressions (ICU syntax; a pattern with a capture group redacts the first group, otherwise
+    /// the whole match). Throws a usage error naming a malformed path or pattern.
+    public init(
+        headerNames: [String], queryParameters: [String] = [], jsonPaths: [String], patterns: [String], key: [UInt8] = []
+    ) throws(HarnessError) {
+        var paths: [JSONRedactionPath] = []
+        for p in jsonPaths { paths.append(try JSONRedactionPath(parsing: p)) }
+        var compiled: [RedactionPattern] = []
+        for p in patterns { compiled.append(try RedactionPattern(p)) }
+        self.init(names: headerNames, query: queryParameters, paths: paths, compiled: compiled, key: key)
+    }
+
+    private init(names: [String], query: [String], paths: [JSONRedactionPath], compiled: [RedactionPattern], key: [UInt8]) {
+        self.headerNames = names
+        self.queryParameters = query
+        self.jsonPaths = paths
+        self.patterns = compiled
         self.key = key.isEmpty ? SymmetricKey(size: .bits256) : SymmetricKey(data: key)
     }
 
     /// True when the redactor would change nothing.
-    public var isEmpty: Bool { headerNames.isEmpty && queryParameters.isEmpty }
+    public var isEmpty: Bool { headerNames.isEmpty && queryParameters.isEmpty && jsonPaths.isEmpty && patterns.isEmpty }
 
-    /// What a recording's header says about its redaction (`redacted` key).
+    /// What a recording's header says about its redaction (`redacted` key). Regular expressions
+    /// are counted, not written: a pattern may spell the secret it looks for.
     public var headerDescription: String {
-        (headerNames.map { "header:" + $0 } + queryParameters.map { "query:" + $0 }).joined(separator: ",")
+        var parts = headerNames.map { "header:" + $0 } + queryParameters.map { "query:" + $0 }
+        parts += jsonPaths.map { "json:" + $0.description }
+        if !patterns.isEmpty { parts.append("regex:\(patterns.count)") }
+        return parts.joined(separator: ",")
     }
+
+    /// `redact` as a closure, for the places that take a transform (the proxy's writer thread,
+    /// the capture engine).
+    public var transform: @Sendable (inout Exchange) -> Void { { self.redact(&$0) } }
 
     /// The keyed token that stands for `value`.
     public func token(_ value: String) -> String {
@@ -57,6 +89,8 @@ public struct Redactor: Sendable {
             exchange.request.target = redactedTarget
             changed = true
         }
+        changed = redactBodies(&exchange) || changed
+        if !patterns.isEmpty { changed = redactPatterns(&exchange) || changed }
         if changed { exchange.flags.redacted = true }
     }
 
@@ -66,6 +100,7 @@ public struct Redactor: Sendable {
             let name = headers[i].name
             guard headerNames.contains(where: { $0.caseInsensitiveEquals(name) }) else { continue }
             let value = headers[i].value
+            if value.hasPrefix(Redactor.marker) { continue }
             let redacted: String
             if name.caseInsensitiveEquals("Cookie") {
                 redacted = redactCookiePairs(value, separator: ";", attributesFollow: false)
@@ -74,7 +109,9 @@ public struct Redactor: Sendable {
             } else if name.caseInsensitiveEquals("Authorization") || name.caseInsensitiveEquals("Proxy-Authorization"),
                 let space = value.firstIndex(of: " ")
             {
-                redacted = String(value[..<space]) + " " + token(String(value[value.index(after: space)...]))
+                let credentials = String(value[value.index(after: space)...])
+                if credentials.hasPrefix(Redactor.marker) { continue }
+                redacted = String(value[..<space]) + " " + token(credentials)
             } else {
                 redacted = token(value)
             }
@@ -102,15 +139,21 @@ public struct Redactor: Sendable {
 
     private func redactQuery(_ target: String) -> String? {
         guard let q = target.firstIndex(of: "?") else { return nil }
+        guard let query = redactFormPairs(target[target.index(after: q)...]) else { return nil }
+        return String(target[...q]) + query
+    }
+
+    /// `a=1&b=2` with the named parameters' values replaced; nil when none is named.
+    func redactFormPairs(_ query: Substring) -> String? {
         var changed = false
-        let query = target[target.index(after: q)...]
         let pairs = query.split(separator: "&", omittingEmptySubsequences: false).map { pair -> String in
             guard let eq = pair.firstIndex(of: "=") else { return String(pair) }
             let name = String(pair[..<eq])
-            guard queryParameters.contains(name) else { return String(pair) }
+            let value = String(pair[pair.index(after: eq)...])
+            guard queryParameters.contains(name), !value.hasPrefix(Redactor.marker) else { return String(pair) }
             changed = true
-            return name + "=" + token(String(pair[pair.index(after: eq)...]))
+            return name + "=" + token(value)
         }
-        return changed ? String(target[...q]) + pairs.joined(separator: "&") : nil
+        return changed ? pairs.joined(separator: "&") : nil
     }
 }

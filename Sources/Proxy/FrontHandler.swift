@@ -67,6 +67,13 @@ final class FrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if context.channel.isActive { becomeIdle() }
     }
 
+    /// The pipeline lets go of this handler (the channel closed): let go of the context too, or
+    /// handler and context keep each other (and the connection's state) alive. Found by the
+    /// FuzzProxyRequest target's leak check.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
     func channelActive(context: ChannelHandlerContext) {
         connection.client = Endpoint(socketAddress: context.channel.remoteAddress)
         connection.server = Endpoint(socketAddress: context.channel.localAddress)

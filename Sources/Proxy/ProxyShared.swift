@@ -76,6 +76,10 @@ final class ProxyShared: @unchecked Sendable {
 
     var allPools: [UpstreamPool] { lock.withLock { Array(pools.values) } }
 
+    /// Forgets the pools (each holds this object: the cycle is broken here once no connection
+    /// needs them).
+    func releasePools() { lock.withLock { pools.removeAll() } }
+
     func register(_ channel: any Channel) { lock.withLock { channels[ObjectIdentifier(channel)] = channel } }
     func unregister(_ channel: any Channel) { lock.withLock { _ = channels.removeValue(forKey: ObjectIdentifier(channel)) } }
     var openChannels: [any Channel] { lock.withLock { Array(channels.values) } }

@@ -66,7 +66,7 @@ public final class RecordingProxy: Sendable {
         return port
     }
 
-    private static func initializeFront(_ channel: any Channel, shared: ProxyShared) -> EventLoopFuture<Void> {
+    static func initializeFront(_ channel: any Channel, shared: ProxyShared) -> EventLoopFuture<Void> {
         let counters = shared.counters
         let active = counters.activeConnections.add(1, ordering: .relaxed).newValue
         counters.connections.add(1, ordering: .relaxed)
@@ -117,6 +117,8 @@ public final class RecordingProxy: Sendable {
 
     /// Exchanges that reached the recorder (after `shutdown()`, all of them).
     public var written: Int { queue?.written ?? 0 }
+    /// Exchanges whose blocks have reached the file (safe from a kill -9).
+    public var flushed: Int { queue?.flushed ?? 0 }
     /// The first error the recorder reported (disk full, ...), if any.
     public var recorderError: (any Error)? { queue?.error }
 

@@ -28,6 +28,7 @@ public final class RecordingQueue: @unchecked Sendable {
     private var started = false
     private var _leftOut = 0
     private var _written = 0
+    private var _flushed = 0
     private var _writeErrors = 0
     private var firstError: (any Error)?
 
@@ -80,6 +81,9 @@ public final class RecordingQueue: @unchecked Sendable {
     public var leftOut: Int { locked { _leftOut } }
     /// Exchanges handed to the sink.
     public var written: Int { locked { _written } }
+    /// Exchanges that have reached the file (a `LogWriter` sink's blocks written with `write(2)`):
+    /// a kill -9 from now on cannot lose them.
+    public var flushed: Int { locked { _flushed } }
     /// Appends that failed (disk full, ...); the first error is in `error`.
     public var writeErrors: Int { locked { _writeErrors } }
     public var error: (any Error)? { locked { firstError } }
@@ -123,6 +127,8 @@ public final class RecordingQueue: @unchecked Sendable {
             batch.removeAll(keepingCapacity: true)
             if let writer = sink as? LogWriter {
                 do { try writer.flushIfDue() } catch { noteError(error) }
+                let flushed = writer.flushed
+                locked { _flushed = flushed }
             }
             if stop {
                 // Anything offered after `stopping` was refused, so the queue is empty for good.

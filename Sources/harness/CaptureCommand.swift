@@ -50,16 +50,14 @@ struct CaptureCommand: AsyncParsableCommand {
     @Option(name: .customLong("idle-timeout"), help: "Seconds of silence (packet time) before a connection is closed.")
     var idleTimeout: Double = 300
 
-    @Option(
-        name: .customLong("redact-header"),
-        help: "A header whose values are replaced by a keyed hash before writing (repeatable; 'default' = \(Redactor.defaultHeaders.joined(separator: ", "))).")
-    var redactHeaders: [String] = []
+    @OptionGroup(title: "Redaction")
+    var redaction: RedactionOptions
 
-    @Option(name: .customLong("redact-query"), help: "A query parameter whose values are replaced by a keyed hash (repeatable).")
-    var redactQuery: [String] = []
+    @Option(help: "After opening the device (and creating the log), run as this user instead of root (live capture).")
+    var user: String?
 
-    @Option(name: .customLong("redact-key"), help: "A file holding the redaction key (default: a fresh random key).")
-    var redactKey: String?
+    @Option(help: "Print a progress line (packets, exchanges, flushed) every this many seconds (live capture).")
+    var stats: Double?
 
     @Flag(name: .customLong("quiet"), help: "Do not print the summary.")
     var quiet = false
@@ -80,6 +78,8 @@ struct CaptureCommand: AsyncParsableCommand {
         if let duration, duration <= 0 { throw ValidationError("--duration must be positive.") }
         if maxBody < 0 { throw ValidationError("--max-body must not be negative.") }
         if maxConnections < 1 { throw ValidationError("--max-connections must be at least 1.") }
+        if user != nil && interface == nil { throw ValidationError("--user applies to live capture (-i) only.") }
+        if let stats, stats <= 0 { throw ValidationError("--stats takes a positive number of seconds.") }
     }
 
     func run() async throws {
@@ -88,17 +88,19 @@ struct CaptureCommand: AsyncParsableCommand {
         }
     }
 
-    private func makeRedactor() throws -> Redactor? {
-        let names = redactHeaders.flatMap { $0.lowercased() == "default" ? Redactor.defaultHeaders : [$0] }
-        guard !names.isEmpty || !redactQuery.isEmpty else { return nil }
-        var key: [UInt8] = []
-        if let redactKey {
-            guard let data = FileManager.default.contents(atPath: redactKey), !data.isEmpty else {
-                throw HarnessError(.badInput, "cannot read the redaction key (missing or empty file)", path: redactKey)
-            }
-            key = Array(data)
+    /// After each packet or idle poll: write a block that is due (an idle live capture must not
+    /// hold exchanges back), and with `--stats` print a progress line. `flushed` counts exchanges
+    /// whose blocks reached the file, so a kill -9 after the line cannot lose them.
+    private func progress(_ writer: LogWriter, _ engine: CaptureEngine) -> () throws -> Void {
+        let interval = stats.map { UInt64($0 * 1e9) }
+        var next = Clock.monotonicNanos() + (interval ?? 0)
+        return {
+            try writer.flushIfDue()
+            guard let interval, Clock.monotonicNanos() >= next else { return }
+            next = Clock.monotonicNanos() + interval
+            let s = engine.summary
+            Console.error("harness: packets=\(s.packets) exchanges=\(writer.appended) flushed=\(writer.flushed)\n")
         }
-        return Redactor(headerNames: names, queryParameters: redactQuery, key: key)
     }
 
     private func capture() throws {
@@ -118,20 +120,21 @@ struct CaptureCommand: AsyncParsableCommand {
         if !expression.isEmpty { header["filter"] = expression }
         if !frontPorts.isEmpty { header["front_ports"] = frontPorts.map(String.init).joined(separator: ",") }
         if !backPorts.isEmpty { header["back_ports"] = backPorts.map(String.init).joined(separator: ",") }
-        let redactor = try makeRedactor()
+        let redactor = try redaction.makeRedactor()
         if let redactor { header["redacted"] = redactor.headerDescription }
         let writer = try LogWriter(path: outPath, header: header)
+        if let user { try PrivilegeDrop.become(user, handingOver: [outPath]) }
         let options = CaptureOptions(
             frontPorts: Set(frontPorts), backPorts: Set(backPorts), maxBody: maxBody, maxConnections: maxConnections,
             idleTimeoutMicros: Int64(idleTimeout * 1_000_000))
         let sink: any ExchangeSink = printExchanges ? PrintingSink(next: writer) : writer
-        let engine = CaptureEngine(options: options, sink: sink, transform: redactor.map { r in { r.redact(&$0) } })
+        let engine = CaptureEngine(options: options, sink: sink, transform: redactor?.transform)
         if source.isLive { StopRequest.installSignalHandlers() }
         if source.isLive { Console.error("harness: capturing on \(source.name) (\(source.dataLinkName)); Ctrl-C stops\n") }
         let limits = CaptureLimits(durationMicros: duration.map { Int64($0 * 1_000_000) }, packetCount: count)
         var failure: (any Error)?
         do {
-            try CaptureRunner.run(source: source, engine: engine, limits: limits)
+            try CaptureRunner.run(source: source, engine: engine, limits: limits, tick: progress(writer, engine))
         } catch {
             failure = error
         }

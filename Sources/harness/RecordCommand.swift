@@ -68,8 +68,8 @@ struct RecordCommand: AsyncParsableCommand {
     @Option(name: .customLong("sticky-cookie"), help: "Sticky-session cookie for balancer routes (e.g. ROUTEID).")
     var stickyCookie: String?
 
-    @Option(name: .customLong("redact-header"), help: "Header whose values are replaced by a keyed hash (repeatable).")
-    var redactHeaders: [String] = []
+    @OptionGroup(title: "Redaction")
+    var redaction: RedactionOptions
 
     @Option(name: .customLong("connect-timeout"), help: "Upstream connect timeout, seconds.")
     var connectTimeout: Double = 5
@@ -168,11 +168,11 @@ struct RecordCommand: AsyncParsableCommand {
             header["source"] = "record"
             header["upstream"] = configuration.routes.map { "\($0.prefix)=\($0.upstreams.map(\.url).joined(separator: ","))" }
                 .joined(separator: ";")
-            let redactor = RecordRedaction.redactor(redactHeaders)
+            let redactor = try redaction.makeRedactor()
             if let redactor { header["redacted"] = redactor.headerDescription }
             let writer = try LogWriter(path: output, header: header)
             let proxy = RecordingProxy(
-                configuration: configuration, recorder: writer, transform: RecordRedaction.transform(redactor))
+                configuration: configuration, recorder: writer, transform: redactor?.transform)
             let port = try await proxy.start()
             let scheme = configuration.tlsCertificatePath == nil ? "http" : "https"
             let host = configuration.listenHost.contains(":") ? "[\(configuration.listenHost)]" : configuration.listenHost
@@ -196,7 +196,7 @@ struct RecordCommand: AsyncParsableCommand {
                         let rate = Double(now.requests - last.requests) / interval
                         Console.error(
                             "harness: \(String(format: "%.1f", rate)) req/s requests=\(now.requests) "
-                                + "recorded=\(now.recorded) left_out=\(now.leftOut) "
+                                + "recorded=\(now.recorded) flushed=\(proxy.flushed) left_out=\(now.leftOut) "
                                 + "upstream_errors=\(now.upstreamErrors) connections=\(now.activeConnections)\n")
                         last = now
                     }
@@ -253,18 +253,5 @@ final class SignalWaiter: @unchecked Sendable {
             }
             if now { c.resume() }
         }
-    }
-}
-
-/// `--redact-header` for `record`: the writer thread redacts each exchange (keyed hash, a fresh
-/// key per recording) before it is appended, so no secret reaches the disk.
-enum RecordRedaction {
-    static func redactor(_ names: [String]) -> Redactor? {
-        names.isEmpty ? nil : Redactor(headerNames: names)
-    }
-
-    static func transform(_ redactor: Redactor?) -> (@Sendable (inout Exchange) -> Void)? {
-        guard let redactor else { return nil }
-        return { redactor.redact(&$0) }
     }
 }

@@ -10,4 +10,8 @@ uint32_t harness_crc32c(uint32_t crc, const void *data, size_t length);
 /// 64-bit FNV-1a-style content hash used to find identical bodies inside one log segment.
 uint64_t harness_hash64(const void *data, size_t length);
 
+/// Makes thread `tid` of this process set its own groups, gid and uid with raw system calls (from
+/// a signal handler), for a thread glibc's setuid() broadcast skips. 0 on success, -1 otherwise.
+int harness_drop_thread_credentials(int tid, uint32_t uid, uint32_t gid);
+
 #endif

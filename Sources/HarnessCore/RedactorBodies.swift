@@ -1,0 +1,219 @@
+import Crypto
+import Foundation
+
+/// Body and regular-expression redaction, and re-framing a body that changed length.
+///
+/// Tokens are not length-preserving (a `redacted:` token is 25 characters whatever the secret),
+/// so a changed body is re-framed: `Content-Length` is set to the new length (a chunked message
+/// has no length to fix: the body is stored de-chunked and re-chunked when sent). A truncated body
+/// keeps its original length moved by the same amount and its SHA-256 replaced by the keyed hash
+/// of it (the digest of a body holding a secret is not kept either). A content-encoded body
+/// (gzip, br, ...) cannot be searched: it is left as it was and the exchange is annotated
+/// `redaction` = `request body not inspected: Content-Encoding gzip` so the gap is visible.
+extension Redactor {
+    /// JSON paths and form parameters in both bodies; true when anything changed.
+    func redactBodies(_ e: inout Exchange) -> Bool {
+        guard !jsonPaths.isEmpty || !queryParameters.isEmpty else { return false }
+        var changed = false
+        var notes: [Annotation] = []
+        let (requestBody, requestNote) = structuredBody(e.request.body, headers: e.request.headers, side: "request")
+        if let requestBody {
+            reframe(&e.request.headers, &e.request.bodyTruncation, from: e.request.body.count, to: requestBody.count)
+            e.request.body = requestBody
+            changed = true
+        }
+        if let requestNote { notes.append(requestNote) }
+        if var response = e.response {
+            let (responseBody, responseNote) = structuredBody(response.body, headers: response.headers, side: "response")
+            if let responseBody {
+                reframe(&response.headers, &response.bodyTruncation, from: response.body.count, to: responseBody.count)
+                response.body = responseBody
+                e.response = response
+                changed = true
+            }
+            if let responseNote { notes.append(responseNote) }
+        }
+        e.annotations += notes
+        return changed
+    }
+
+    /// Regular expressions over header values (not the framing headers), the query and text bodies.
+    func redactPatterns(_ e: inout Exchange) -> Bool {
+        var changed = false
+        changed = redactPatterns(inHeaders: &e.request.headers) || changed
+        changed = redactPatterns(inHeaders: &e.request.trailers) || changed
+        if let q = e.request.target.firstIndex(of: "?"),
+            let query = replacePatterns(String(e.request.target[e.request.target.index(after: q)...]))
+        {
+            e.request.target = String(e.request.target[...q]) + query
+            changed = true
+        }
+        if let body = patternBody(e.request.body, headers: e.request.headers, truncated: e.request.bodyTruncation != nil) {
+            reframe(&e.request.headers, &e.request.bodyTruncation, from: e.request.body.count, to: body.count)
+            e.request.body = body
+            changed = true
+        }
+        guard var response = e.response else { return changed }
+        changed = redactPatterns(inHeaders: &response.headers) || changed
+        changed = redactPatterns(inHeaders: &response.trailers) || changed
+        for i in response.interim.indices { changed = redactPatterns(inHeaders: &response.interim[i].headers) || changed }
+        if let body = patternBody(response.body, headers: response.headers, truncated: response.bodyTruncation != nil) {
+            reframe(&response.headers, &response.bodyTruncation, from: response.body.count, to: body.count)
+            response.body = body
+            changed = true
+        }
+        e.response = response
+        return changed
+    }
+
+    /// The body with JSON fields and form parameters redacted; nil when unchanged. The note says
+    /// why an encoded body was not inspected.
+    private func structuredBody(_ body: [UInt8], headers: Headers, side: String) -> ([UInt8]?, Annotation?) {
+        guard !body.isEmpty else { return (nil, nil) }
+        if let encoding = Self.contentEncoding(headers) {
+            return (nil, Annotation("redaction", "\(side) body not inspected: Content-Encoding \(encoding)"))
+        }
+        let type = headers.first("Content-Type")?.lowercased() ?? ""
+        var result: [UInt8]?
+        if !jsonPaths.isEmpty, type.contains("json") || Self.looksLikeJSON(body) {
+            let scanner = JSONRedactionScanner(paths: jsonPaths, token: token)
+            let edits = scanner.replacements(in: body)
+            if !edits.isEmpty { result = Self.apply(edits, to: body) }
+        }
+        if !queryParameters.isEmpty, type.hasPrefix("application/x-www-form-urlencoded"),
+            let text = String(validating: result ?? body, as: UTF8.self), let form = redactFormPairs(Substring(text))
+        {
+            result = Array(form.utf8)
+        }
+        return (result, nil)
+    }
+
+    /// The body with pattern matches replaced, when it is text (UTF-8, not content-encoded).
+    private func patternBody(_ body: [UInt8], headers: Headers, truncated: Bool) -> [UInt8]? {
+        guard !body.isEmpty, Self.contentEncoding(headers) == nil else { return nil }
+        var bytes = body[...]
+        var text = String(validating: bytes, as: UTF8.self)
+        // A truncated body may end inside a multi-byte character: try without its last bytes.
+        while text == nil, truncated, bytes.count > max(0, body.count - 3) {
+            bytes = bytes.dropLast()
+            text = String(validating: bytes, as: UTF8.self)
+        }
+        guard let text, let replaced = replacePatterns(text) else { return nil }
+        return Array(replaced.utf8) + body[bytes.endIndex...]
+    }
+
+    private func redactPatterns(inHeaders headers: inout Headers) -> Bool {
+        var changed = false
+        for i in headers.indices {
+            let name = headers[i].name
+            if name.caseInsensitiveEquals("Content-Length") || name.caseInsensitiveEquals("Transfer-Encoding") { continue }
+            if let value = replacePatterns(headers[i].value) {
+                headers[i].value = value
+                changed = true
+            }
+        }
+        return changed
+    }
+
+    /// `text` with every pattern's matches replaced by tokens; nil when nothing matched.
+    func replacePatterns(_ text: String) -> String? {
+        var current = text
+        var changed = false
+        for pattern in patterns {
+            if let next = pattern.replace(in: current, token: token) {
+                current = next
+                changed = true
+            }
+        }
+        return changed ? current : nil
+    }
+
+    /// Sets Content-Length to the new length and re-keys a truncated body's digest.
+    private func reframe(_ headers: inout Headers, _ truncation: inout BodyTruncation?, from old: Int, to new: Int) {
+        if var t = truncation {
+            t.originalLength = UInt64(max(0, Int64(t.originalLength) + Int64(new) - Int64(old)))
+            t.sha256 = Array(HMAC<SHA256>.authenticationCode(for: t.sha256, using: key))
+            truncation = t
+        }
+        let chunked = headers.first("Transfer-Encoding")?.lowercased().contains("chunked") == true
+        if !chunked, headers.first("Content-Length") != nil {
+            headers.set("Content-Length", String(truncation?.originalLength ?? UInt64(new)))
+        }
+    }
+
+    private static func contentEncoding(_ headers: Headers) -> String? {
+        guard let value = headers.first("Content-Encoding")?.trimmingCharacters(in: .whitespaces), !value.isEmpty,
+            value.lowercased() != "identity"
+        else { return nil }
+        return value
+    }
+
+    private static func looksLikeJSON(_ body: [UInt8]) -> Bool {
+        guard let first = body.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }) else { return false }
+        return first == UInt8(ascii: "{") || first == UInt8(ascii: "[")
+    }
+
+    /// Applies non-overlapping, ordered replacements.
+    static func apply(_ edits: [ByteReplacement], to body: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(body.count + edits.count * 32)
+        var at = 0
+        for edit in edits.sorted(by: { $0.range.lowerBound < $1.range.lowerBound }) where edit.range.lowerBound >= at {
+            out += body[at..<edit.range.lowerBound]
+            out += edit.bytes
+            at = edit.range.upperBound
+        }
+        out += body[at...]
+        return out
+    }
+}
+
+/// One `--redact-regex` pattern. NSRegularExpression is immutable and thread-safe once built.
+struct RedactionPattern: @unchecked Sendable {
+    let regex: NSRegularExpression
+
+    init(_ pattern: String) throws(HarnessError) {
+        do {
+            regex = try NSRegularExpression(pattern: pattern)
+        } catch {
+            throw HarnessError(.usage, "--redact-regex '\(pattern)' is not a valid regular expression")
+        }
+    }
+
+    /// `text` with each match (its first capture group, when the pattern has one) replaced by its
+    /// token; nil when nothing was replaced.
+    func replace(in text: String, token: (String) -> String) -> String? {
+        let whole = NSRange(text.startIndex..<text.endIndex, in: text)
+        let tokens = Self.tokenRanges(text)
+        var ranges: [NSRange] = []
+        for match in regex.matches(in: text, range: whole) {
+            let r = regex.numberOfCaptureGroups > 0 ? match.range(at: 1) : match.range
+            guard r.location != NSNotFound, r.length > 0 else { continue }
+            if tokens.contains(where: { NSIntersectionRange($0, r).length > 0 }) { continue }
+            ranges.append(r)
+        }
+        guard !ranges.isEmpty else { return nil }
+        var out = ""
+        var at = text.startIndex
+        for r in ranges {
+            guard let range = Range(r, in: text), range.lowerBound >= at else { continue }
+            out += text[at..<range.lowerBound]
+            out += token(String(text[range]))
+            at = range.upperBound
+        }
+        out += text[at...]
+        return out
+    }
+
+    /// Where `text` holds tokens (`redacted:` + 16 hex digits): matches inside them are left alone.
+    private static func tokenRanges(_ text: String) -> [NSRange] {
+        var ranges: [NSRange] = []
+        var from = text.startIndex
+        while let r = text.range(of: Redactor.marker, range: from..<text.endIndex) {
+            let end = text.index(r.upperBound, offsetBy: 16, limitedBy: text.endIndex) ?? text.endIndex
+            ranges.append(NSRange(r.lowerBound..<end, in: text))
+            from = r.upperBound
+        }
+        return ranges
+    }
+}
