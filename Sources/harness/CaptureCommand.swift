@@ -69,6 +69,10 @@ struct CaptureCommand: AsyncParsableCommand {
     var filter: [String] = []
 
     func validate() throws {
+        // The filter takes the rest of the line verbatim, so `--help` lands there: honour it.
+        if let first = filter.first, first == "--help" || first == "-h" || first == "-help" {
+            throw CleanExit.helpRequest(self)
+        }
         if (file == nil) == (interface == nil) {
             throw ValidationError("Give exactly one of -r FILE (read a capture) or -i IFACE (capture live).")
         }

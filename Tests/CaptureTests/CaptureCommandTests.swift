@@ -18,6 +18,13 @@ import Testing
         return b
     }
 
+    /// The BPF filter takes the rest of the line, yet `--help` still prints the help.
+    @Test func helpIsPrintedDespiteThePassthroughFilter() throws {
+        let r = try Run.harness(["capture", "--help"])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("OVERVIEW: Capture HTTP/1.x exchanges"), "\(r.stdout)\(r.stderr)")
+    }
+
     @Test func truncatedPcapExitsTwoNamingThePacketAndKeepsWhatWasDecoded() throws {
         let dir = TempDir("cap-cli")
         let pcap = dir.file("cut.pcap")
