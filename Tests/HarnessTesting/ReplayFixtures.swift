@@ -14,6 +14,11 @@ public final class ApacheStagingProxy: @unchecked Sendable {
         case noPreserveHost
         /// `ProxyPass /app/ http://backend/app` (missing slash): /app/x becomes /appx.
         case trailingSlash
+        /// The good config plus a WebSocket route through mod_proxy_wstunnel (`ws://`).
+        case websocket
+        /// The WebSocket route missing: mod_proxy_wstunnel not loaded, `/app/ws` goes through the
+        /// plain HTTP route, which drops the hop-by-hop `Upgrade`.
+        case noWstunnel
     }
 
     public let port: UInt16
@@ -58,6 +63,13 @@ public final class ApacheStagingProxy: @unchecked Sendable {
             conf += "ProxyPreserveHost Off\nProxyPass /app/ \(backend)/app/\nProxyPassReverse /app/ \(backend)/app/\n"
         case .trailingSlash:
             conf += "ProxyPreserveHost On\nProxyPass /app/ \(backend)/app\nProxyPassReverse /app/ \(backend)/app\n"
+        case .websocket:
+            let ws = backend.replacingOccurrences(of: "http://", with: "ws://")
+            conf += "LoadModule proxy_wstunnel_module \(modules)/mod_proxy_wstunnel.so\n"
+            conf += "ProxyPreserveHost On\nProxyPass /app/ws \(ws)/app/ws\n"
+            conf += "ProxyPass /app/ \(backend)/app/\nProxyPassReverse /app/ \(backend)/app/\n"
+        case .noWstunnel:
+            conf += "ProxyPreserveHost On\nProxyPass /app/ \(backend)/app/\nProxyPassReverse /app/ \(backend)/app/\n"
         }
         let confPath = dir.file("httpd.conf")
         try conf.write(toFile: confPath, atomically: true, encoding: .utf8)
@@ -173,6 +185,30 @@ public struct ReplayRecordingBuilder {
         var header = LogHeader(metadata: [Annotation("source", "test"), Annotation("original_host", frontHost)])
         header.metadata += extra
         try LogFile.write(exchanges, to: path, header: header)
+    }
+
+    /// The scripted session plus a WebSocket handshake on `/app/ws` (101 on both legs), recorded
+    /// through a production Apache whose route used mod_proxy_wstunnel.
+    public static func websocketSession() -> ReplayRecordingBuilder {
+        var b = scriptedSession()
+        b.addWebSocketHandshake(connection: b.newConnection(), target: "/app/ws")
+        return b
+    }
+
+    /// A WebSocket handshake on both legs: the Upgrade request, answered 101 Switching Protocols.
+    @discardableResult
+    public mutating func addWebSocketHandshake(connection: UInt64, target: String) -> (front: UInt64, back: UInt64?) {
+        let upgrade: Headers = [
+            HeaderField("Upgrade", "websocket"), HeaderField("Connection", "Upgrade"),
+            HeaderField("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), HeaderField("Sec-WebSocket-Version", "13"),
+        ]
+        let switching = Response(
+            status: 101, reason: "Switching Protocols",
+            headers: [
+                HeaderField("Upgrade", "websocket"), HeaderField("Connection", "Upgrade"),
+                HeaderField("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+            ])
+        return add(connection: connection, target: target, requestHeaders: upgrade, front: switching, back: switching)
     }
 
     /// The scripted session: pages, a login redirect, a POST with a cookie, a chunked large body,

@@ -19,10 +19,12 @@ struct ReplayApacheTests {
         func original(of e: Exchange) -> Exchange? { recording.first { $0.id == e.replayOf } }
     }
 
-    func replay(_ variant: ApacheStagingProxy.Variant, concurrency: Int = 4) async throws -> Outcome? {
+    func replay(
+        _ variant: ApacheStagingProxy.Variant, concurrency: Int = 4, session: ReplayRecordingBuilder = .scriptedSession()
+    ) async throws -> Outcome? {
         let dir = TempDir("replay-e2e")
         let recordingPath = dir.file("recording.log")
-        let builder = ReplayRecordingBuilder.scriptedSession()
+        let builder = session
         try builder.write(to: recordingPath)
         let backendPort = freeLoopbackPort()
         guard let apache = try ApacheStagingProxy.start(variant: variant, backend: "http://127.0.0.1:\(backendPort)") else {
@@ -112,6 +114,30 @@ struct ReplayApacheTests {
         #expect(o.summary.counters.unmatched == 6)
         #expect(!o.summary.verdict.passed)
         #expect((o.summary.report.categories["backend_unmatched"] ?? o.summary.report.categories["status"] ?? 0) > 0)
+    }
+
+    /// A WebSocket route: with mod_proxy_wstunnel the handshake replays as recorded (zero gating
+    /// differences); without it the proxy drops `Upgrade` on the way to the backend and the
+    /// client's handshake fails (a `status` difference that gates).
+    @Test func websocketRouteMissingItsWstunnel() async throws {
+        guard let good = try await replay(.websocket, session: .websocketSession()) else { return }
+        let ws = try #require(good.fronts.first { $0.request.target == "/app/ws" })
+        #expect(ws.response?.status == 101, "\(ws.error ?? "")")
+        #expect(good.backs.first { $0.request.target == "/app/ws" }?.request.headers.first("Upgrade")?.lowercased() == "websocket")
+        #expect(good.summary.verdict.passed, "\(good.summary.report.groups.map(\.signature))")
+
+        guard let broken = try await replay(.noWstunnel, session: .websocketSession()) else { return }
+        let back = try #require(broken.backs.first { $0.request.target == "/app/ws" })
+        #expect(back.request.headers.first("Upgrade") == nil, "mod_proxy_http drops the hop-by-hop Upgrade")
+        // The backend answers the recorded 101 to a request that never asked to switch: Apache
+        // answers the client 502. (`Upgrade` is hop-by-hop, so the diff does not report its loss
+        // as a backend_request difference; the status is what the user sees.)
+        let categories = broken.summary.report.categories
+        let front = try #require(broken.fronts.first { $0.request.target == "/app/ws" })
+        #expect(front.response?.status != 101)
+        #expect((categories["status"] ?? 0) >= 1, "\(categories)")
+        #expect(!broken.summary.verdict.passed, "the handshake no longer switches: \(categories)")
+        print("websocket without wstunnel: \(categories); front /app/ws answered \(broken.fronts.first { $0.request.target == "/app/ws" }?.response?.status ?? 0)")
     }
 }
 

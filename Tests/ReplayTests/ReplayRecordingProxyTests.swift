@@ -113,17 +113,7 @@ struct ReplayRecordingProxyTests {
         let dir = TempDir("replay-upgrade")
         var b = ReplayRecordingBuilder()
         let c = b.newConnection()
-        let upgradeHeaders: Headers = [
-            HeaderField("Upgrade", "websocket"), HeaderField("Connection", "Upgrade"),
-            HeaderField("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), HeaderField("Sec-WebSocket-Version", "13"),
-        ]
-        let switching = Response(
-            status: 101, reason: "Switching Protocols",
-            headers: [
-                HeaderField("Upgrade", "websocket"), HeaderField("Connection", "Upgrade"),
-                HeaderField("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
-            ])
-        b.add(connection: c, target: "/app/ws", requestHeaders: upgradeHeaders, front: switching, back: switching)
+        b.addWebSocketHandshake(connection: c, target: "/app/ws")
         let page = Response(status: 200, reason: "OK", headers: [HeaderField("Content-Length", "2")], body: Array("ok".utf8))
         b.add(connection: b.newConnection(), target: "/app/", front: page, back: page)
         let recording = dir.file("ws.log")
