@@ -100,18 +100,30 @@ final class LiveIntake: PacketFeed, @unchecked Sendable {
 
     private func intakeLoop() {
         var batch = Batch(capacity: Self.batchBytes)
+        var stop = false
+        // The lock is taken once per batch (never per packet): hand the batch over, or drop it
+        // whole when the queue is full, and learn whether to stop.
         func push() {
-            guard !batch.entries.isEmpty else { return }
-            let full = batch
-            batch = Batch(capacity: Self.batchBytes)
-            lock.locked {
-                queue.append(full)
-                queuedBytes += full.used
+            let taken = lock.locked { () -> Bool in
+                stop = stopping
+                guard !batch.entries.isEmpty else { return false }
+                if queuedBytes + batch.used > maxQueuedBytes {
+                    dropped += batch.entries.count
+                    return false
+                }
+                queue.append(batch)
+                queuedBytes += batch.used
                 lock.signal()
+                return true
+            }
+            if taken {
+                batch = Batch(capacity: Self.batchBytes)
+            } else {
+                batch.used = 0
+                batch.entries.removeAll(keepingCapacity: true)
             }
         }
-        loop: while true {
-            if StopRequest.isSet || lock.locked({ stopping }) { break }
+        loop: while !stop && !StopRequest.isSet {
             let read: PcapRead
             do {
                 read = try source.read(pollMillis: 20)
@@ -121,11 +133,6 @@ final class LiveIntake: PacketFeed, @unchecked Sendable {
             }
             switch read {
             case .packet(let p):
-                let full = lock.locked { queuedBytes + batch.used + p.bytes.count > maxQueuedBytes }
-                if full {
-                    lock.locked { dropped += 1 }
-                    continue
-                }
                 if batch.used + p.bytes.count > batch.storage.count {
                     push()
                     if p.bytes.count > batch.storage.count { batch = Batch(capacity: p.bytes.count) }

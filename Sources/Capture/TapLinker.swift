@@ -100,11 +100,7 @@ public struct TapLinker {
             summary.skipped += 1
             return
         }
-        var copy = e
-        copy.id = nextID
-        nextID += 1
-        copy.leg = .front
-        copy.link = nil
+        let copy = renumbered(e, leg: .front)
         push(Event(time: e.timing.requestStart, kind: .frontStart, order: 0, exchange: copy))
         push(Event(time: Self.end(e), kind: .frontEnd, order: 0, exchange: copy))
         summary.fronts += 1
@@ -116,14 +112,20 @@ public struct TapLinker {
             summary.skipped += 1
             return
         }
-        var copy = e
-        copy.id = nextID
-        nextID += 1
-        copy.leg = .back
-        copy.link = nil
+        var copy = renumbered(e, leg: .back)
         copy.connection.id = Self.backConnectionBase + e.connection.id
         push(Event(time: e.timing.requestStart, kind: .back, order: 0, exchange: copy))
         summary.backs += 1
+    }
+
+    /// `e` with a fresh id in the joined log, on `leg`, without the tap's own link.
+    private mutating func renumbered(_ e: Exchange, leg: Leg) -> Exchange {
+        var copy = e
+        copy.id = nextID
+        nextID += 1
+        copy.leg = leg
+        copy.link = nil
+        return copy
     }
 
     private mutating func push(_ event: Event) {

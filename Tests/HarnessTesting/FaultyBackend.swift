@@ -18,22 +18,7 @@ public final class FaultyBackend: @unchecked Sendable {
 
     public init(mode: Mode) throws {
         self.mode = mode
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && listen(fd, 16) == 0 && getsockname(fd, $0, &len) == 0 }
-        }
-        guard ok else {
-            close(fd)
-            throw TestServerError("cannot listen")
-        }
-        listener = fd
-        port = UInt16(bigEndian: addr.sin_port)
+        (listener, port) = try listenOnLoopback()
         let thread = Thread { [listener, mode] in FaultyBackend.serve(listener, mode) }
         thread.start()
     }

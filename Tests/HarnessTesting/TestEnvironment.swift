@@ -144,3 +144,25 @@ public func freeLoopbackPort() -> UInt16 {
     }
     return UInt16(bigEndian: addr.sin_port)
 }
+
+/// A TCP socket listening on 127.0.0.1 on an ephemeral port (SO_REUSEADDR), for hand-made test
+/// servers; the caller owns (and closes) the descriptor.
+public func listenOnLoopback(backlog: Int32 = 16) throws -> (fd: Int32, port: UInt16) {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var one: Int32 = 1
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let ok = withUnsafeMutablePointer(to: &addr) { p in
+        p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(fd, $0, len) == 0 && listen(fd, backlog) == 0 && getsockname(fd, $0, &len) == 0
+        }
+    }
+    guard ok else {
+        close(fd)
+        throw TestServerError("cannot listen on 127.0.0.1")
+    }
+    return (fd, UInt16(bigEndian: addr.sin_port))
+}

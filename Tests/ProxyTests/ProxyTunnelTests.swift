@@ -44,19 +44,9 @@ final class EchoUpgradeBackend: @unchecked Sendable {
     private let listener: Int32
 
     init() throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (fd, port) = try listenOnLoopback(backlog: 4)
         listener = fd
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && listen(fd, 4) == 0 && getsockname(fd, $0, &len) == 0 }
-        }
-        guard ok else { throw TestServerError("cannot listen") }
-        port = UInt16(bigEndian: addr.sin_port)
+        self.port = port
         let thread = Thread {
             let c = accept(fd, nil, nil)
             guard c >= 0 else { return }
