@@ -33,7 +33,7 @@ struct BodyPrint {
         var decoded = body
         undecodable = false
         if !encoding.isEmpty {
-            if let d = BodyDecoding.decode(body, encoding: encoding) { decoded = d } else { undecodable = true }
+            if let d = ContentCoding.decode(body, encoding: encoding) { decoded = d } else { undecodable = true }
         }
         length = UInt64(decoded.count)
         hash = Self.fnv(decoded)

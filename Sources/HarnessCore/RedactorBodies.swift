@@ -7,16 +7,19 @@ import Foundation
 /// so a changed body is re-framed: `Content-Length` is set to the new length (a chunked message
 /// has no length to fix: the body is stored de-chunked and re-chunked when sent). A truncated body
 /// keeps its original length moved by the same amount and its SHA-256 replaced by the keyed hash
-/// of it (the digest of a body holding a secret is not kept either). A content-encoded body
-/// (gzip, br, ...) cannot be searched: it is left as it was and the exchange is annotated
-/// `redaction` = `request body not inspected: Content-Encoding gzip` so the gap is visible.
+/// of it (the digest of a body holding a secret is not kept either). A content-encoded body (gzip,
+/// deflate, zstd) is decoded, redacted and encoded again the same way, so the recording still holds
+/// what a client could have sent. One that cannot be decoded (br, a truncated body, bytes that do
+/// not decode) is left as it was and the exchange is annotated `redaction` =
+/// `request body not inspected: Content-Encoding br` so the gap is visible.
 extension Redactor {
     /// JSON paths and form parameters in both bodies; true when anything changed.
     func redactBodies(_ e: inout Exchange) -> Bool {
         guard !jsonPaths.isEmpty || !queryParameters.isEmpty else { return false }
         var changed = false
         var notes: [Annotation] = []
-        let (requestBody, requestNote) = structuredBody(e.request.body, headers: e.request.headers, side: "request")
+        let (requestBody, requestNote) = structuredBody(
+            e.request.body, headers: e.request.headers, truncated: e.request.bodyTruncation != nil, side: "request")
         if let requestBody {
             reframe(&e.request.headers, &e.request.bodyTruncation, from: e.request.body.count, to: requestBody.count)
             e.request.body = requestBody
@@ -24,7 +27,8 @@ extension Redactor {
         }
         if let requestNote { notes.append(requestNote) }
         if var response = e.response {
-            let (responseBody, responseNote) = structuredBody(response.body, headers: response.headers, side: "response")
+            let (responseBody, responseNote) = structuredBody(
+                response.body, headers: response.headers, truncated: response.bodyTruncation != nil, side: "response")
             if let responseBody {
                 reframe(&response.headers, &response.bodyTruncation, from: response.body.count, to: responseBody.count)
                 response.body = responseBody
@@ -33,7 +37,7 @@ extension Redactor {
             }
             if let responseNote { notes.append(responseNote) }
         }
-        e.annotations += notes
+        e.noteOnce(notes)
         return changed
     }
 
@@ -48,58 +52,79 @@ extension Redactor {
             e.request.target = String(e.request.target[...q]) + query
             changed = true
         }
-        if let body = patternBody(e.request.body, headers: e.request.headers, truncated: e.request.bodyTruncation != nil) {
+        let (requestBody, requestNote) = patternBody(
+            e.request.body, headers: e.request.headers, truncated: e.request.bodyTruncation != nil, side: "request")
+        if let body = requestBody {
             reframe(&e.request.headers, &e.request.bodyTruncation, from: e.request.body.count, to: body.count)
             e.request.body = body
             changed = true
         }
+        e.noteOnce(requestNote.map { [$0] } ?? [])
         guard var response = e.response else { return changed }
         changed = redactPatterns(inHeaders: &response.headers) || changed
         changed = redactPatterns(inHeaders: &response.trailers) || changed
         for i in response.interim.indices { changed = redactPatterns(inHeaders: &response.interim[i].headers) || changed }
-        if let body = patternBody(response.body, headers: response.headers, truncated: response.bodyTruncation != nil) {
+        let (responseBody, responseNote) = patternBody(
+            response.body, headers: response.headers, truncated: response.bodyTruncation != nil, side: "response")
+        if let body = responseBody {
             reframe(&response.headers, &response.bodyTruncation, from: response.body.count, to: body.count)
             response.body = body
             changed = true
         }
         e.response = response
+        e.noteOnce(responseNote.map { [$0] } ?? [])
         return changed
     }
 
     /// The body with JSON fields and form parameters redacted; nil when unchanged. The note says
     /// why an encoded body was not inspected.
-    private func structuredBody(_ body: [UInt8], headers: Headers, side: String) -> ([UInt8]?, Annotation?) {
-        guard !body.isEmpty else { return (nil, nil) }
-        if let encoding = Self.contentEncoding(headers) {
-            return (nil, Annotation("redaction", "\(side) body not inspected: Content-Encoding \(encoding)"))
-        }
+    private func structuredBody(_ body: [UInt8], headers: Headers, truncated: Bool, side: String) -> ([UInt8]?, Annotation?) {
         let type = headers.first("Content-Type")?.lowercased() ?? ""
-        var result: [UInt8]?
-        if !jsonPaths.isEmpty, type.contains("json") || Self.looksLikeJSON(body) {
-            let scanner = JSONRedactionScanner(paths: jsonPaths, token: token)
-            let edits = scanner.replacements(in: body)
-            if !edits.isEmpty { result = Self.apply(edits, to: body) }
+        return decodedBody(body, headers: headers, truncated: truncated, side: side) { content in
+            var result: [UInt8]?
+            if !jsonPaths.isEmpty, type.contains("json") || Self.looksLikeJSON(content) {
+                let scanner = JSONRedactionScanner(paths: jsonPaths, token: token)
+                let edits = scanner.replacements(in: content)
+                if !edits.isEmpty { result = Self.apply(edits, to: content) }
+            }
+            if !queryParameters.isEmpty, type.hasPrefix("application/x-www-form-urlencoded"),
+                let text = String(validating: result ?? content, as: UTF8.self), let form = redactFormPairs(Substring(text))
+            {
+                result = Array(form.utf8)
+            }
+            return result
         }
-        if !queryParameters.isEmpty, type.hasPrefix("application/x-www-form-urlencoded"),
-            let text = String(validating: result ?? body, as: UTF8.self), let form = redactFormPairs(Substring(text))
-        {
-            result = Array(form.utf8)
-        }
-        return (result, nil)
     }
 
-    /// The body with pattern matches replaced, when it is text (UTF-8, not content-encoded).
-    private func patternBody(_ body: [UInt8], headers: Headers, truncated: Bool) -> [UInt8]? {
-        guard !body.isEmpty, Self.contentEncoding(headers) == nil else { return nil }
-        var bytes = body[...]
-        var text = String(validating: bytes, as: UTF8.self)
-        // A truncated body may end inside a multi-byte character: try without its last bytes.
-        while text == nil, truncated, bytes.count > max(0, body.count - 3) {
-            bytes = bytes.dropLast()
-            text = String(validating: bytes, as: UTF8.self)
+    /// The body with pattern matches replaced, when it is text (UTF-8, decoded when encoded).
+    private func patternBody(_ body: [UInt8], headers: Headers, truncated: Bool, side: String) -> ([UInt8]?, Annotation?) {
+        decodedBody(body, headers: headers, truncated: truncated, side: side) { content in
+            var bytes = content[...]
+            var text = String(validating: bytes, as: UTF8.self)
+            // A truncated body may end inside a multi-byte character: try without its last bytes.
+            while text == nil, truncated, bytes.count > max(0, content.count - 3) {
+                bytes = bytes.dropLast()
+                text = String(validating: bytes, as: UTF8.self)
+            }
+            guard let text, let replaced = replacePatterns(text) else { return nil }
+            return Array(replaced.utf8) + content[bytes.endIndex...]
         }
-        guard let text, let replaced = replacePatterns(text) else { return nil }
-        return Array(replaced.utf8) + body[bytes.endIndex...]
+    }
+
+    /// Runs `redact` over the body's content: the bytes themselves, or, for a content-encoded
+    /// body, the decoded bytes, encoded again the same way when `redact` changed them. Returns the
+    /// new body (nil when unchanged) and, for a body that could not be decoded, a note.
+    private func decodedBody(
+        _ body: [UInt8], headers: Headers, truncated: Bool, side: String, _ redact: ([UInt8]) -> [UInt8]?
+    ) -> ([UInt8]?, Annotation?) {
+        guard !body.isEmpty else { return (nil, nil) }
+        guard let encoding = Self.contentEncoding(headers) else { return (redact(body), nil) }
+        let note = Annotation("redaction", "\(side) body not inspected: Content-Encoding \(encoding)")
+        // A truncated encoded body cannot be decoded to its end, nor re-encoded to the same prefix.
+        guard !truncated, let decoded = ContentCoding.decodeRemembering(body, encoding: encoding) else { return (nil, note) }
+        guard let redacted = redact(decoded.body) else { return (nil, nil) }
+        guard let encoded = ContentCoding.encode(redacted, codings: decoded.codings) else { return (nil, note) }
+        return (encoded, nil)
     }
 
     private func redactPatterns(inHeaders headers: inout Headers) -> Bool {
@@ -215,5 +240,13 @@ struct RedactionPattern: @unchecked Sendable {
             from = r.upperBound
         }
         return ranges
+    }
+}
+
+extension Exchange {
+    /// Appends the notes not already present (JSON/form and pattern redaction both note a body
+    /// they could not inspect; running the redactor twice changes nothing).
+    fileprivate mutating func noteOnce(_ notes: [Annotation]) {
+        for note in notes where !annotations.contains(note) { annotations.append(note) }
     }
 }

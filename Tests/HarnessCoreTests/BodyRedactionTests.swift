@@ -123,15 +123,87 @@ import Testing
         redactor.redact(&form)
         #expect(text(form.request.body) == "user=ann&password=" + redactor.token("hunter2"))
 
-        var gzip = post(#"{"password": "x"}"#, extra: [HeaderField("Content-Encoding", "gzip")])
-        redactor.redact(&gzip)
-        #expect(text(gzip.request.body) == #"{"password": "x"}"#)
-        #expect(gzip.annotation("redaction") == "request body not inspected: Content-Encoding gzip")
+        var brotli = post(#"{"password": "x"}"#, extra: [HeaderField("Content-Encoding", "br")])
+        redactor.redact(&brotli)
+        #expect(text(brotli.request.body) == #"{"password": "x"}"#, "br cannot be decoded here: left as it was")
+        #expect(brotli.annotation("redaction") == "request body not inspected: Content-Encoding br")
+        #expect(brotli.annotations.filter { $0.key == "redaction" }.count == 1, "noted once, not once per rule kind")
 
         var binary = post("", type: "application/octet-stream")
         binary.request.body = [0xFF, 0xFE] + Array("secret".utf8)
         redactor.redact(&binary)
         #expect(binary.request.body == [0xFF, 0xFE] + Array("secret".utf8), "a body that is not UTF-8 is not text")
+    }
+
+    /// A gzip, deflate or zstd body is decoded, redacted and encoded again: the secret is gone
+    /// from the stored bytes, the body still decodes (checked with gzip(1), an independent
+    /// decoder, for gzip), and Content-Length follows the new encoded length.
+    @Test(arguments: ["gzip", "deflate", "zstd", "gzip, zstd"])
+    func encodedBodiesAreRedactedAndReEncoded(_ encoding: String) throws {
+        let redactor = try Redactor(headerNames: [], jsonPaths: ["password"], patterns: ["sk_live_[A-Za-z0-9]+"], key: key)
+        let json = #"{"user": "ann", "password": "hunter2", "note": "key sk_live_XYZ987 here"}"#
+        let plain = post(json)
+        let decoded = try #require(ContentCoding.decodeRemembering(Array(json.utf8), encoding: "identity"))
+        #expect(decoded.codings.isEmpty)
+        let codings: [ContentCoding.Coding] = encoding.split(separator: ",").reversed().map {
+            switch $0.trimmingCharacters(in: .whitespaces) {
+            case "gzip": .gzip
+            case "deflate": .zlibDeflate
+            default: .zstd
+            }
+        }
+        var e = plain
+        e.request.body = try #require(ContentCoding.encode(Array(json.utf8), codings: codings))
+        e.request.headers = [
+            HeaderField("Content-Type", "application/json"), HeaderField("Content-Encoding", encoding),
+            HeaderField("Content-Length", String(e.request.body.count)),
+        ]
+        let before = e.request.body
+        redactor.redact(&e)
+        #expect(e.request.body != before)
+        #expect(e.flags.redacted)
+        #expect(e.annotation("redaction") == nil)
+        #expect(e.request.headers.first("Content-Length") == String(e.request.body.count))
+        let stored = e.request.body
+        for secret in ["hunter2", "sk_live_XYZ987"] {
+            #expect(!Data(stored).contains(Data(secret.utf8)), "no secret in the stored bytes")
+        }
+        let content = text(try #require(ContentCoding.decode(stored, encoding: encoding), "still decodes as \(encoding)"))
+        #expect(content == #"{"user": "ann", "password": "\#(redactor.token("hunter2"))", "note": "key \#(redactor.token("sk_live_XYZ987")) here"}"#)
+        if encoding == "gzip", let gzip = TestEnvironment.tool("gzip") {
+            let out = try Run.process(gzip, ["-dc"], stdin: Data(stored))
+            #expect(out.status == 0)
+            #expect(out.stdout == content, "gzip(1) reads the re-encoded body")
+        }
+        var again = e
+        redactor.redact(&again)
+        #expect(again == e, "idempotent on encoded bodies too")
+    }
+
+    /// A raw deflate stream (no zlib header: sent by some servers) is re-encoded raw; a truncated
+    /// or undecodable encoded body is not inspected and says so.
+    @Test func rawDeflateTruncatedAndBrokenEncodedBodies() throws {
+        let redactor = try Redactor(headerNames: [], jsonPaths: ["password"], patterns: [], key: key)
+        let json = #"{"password": "hunter2"}"#
+        var raw = post(json, extra: [HeaderField("Content-Encoding", "deflate")])
+        raw.request.body = try #require(ContentCoding.encode(Array(json.utf8), codings: [.rawDeflate]))
+        redactor.redact(&raw)
+        let decoded = try #require(ContentCoding.decodeRemembering(raw.request.body, encoding: "deflate"))
+        #expect(decoded.codings == [.rawDeflate])
+        #expect(text(decoded.body) == #"{"password": "\#(redactor.token("hunter2"))"}"#)
+
+        var truncated = post(json, extra: [HeaderField("Content-Encoding", "gzip")])
+        let gz = try #require(ContentCoding.encode(Array(json.utf8), codings: [.gzip]))
+        truncated.request.body = Array(gz.prefix(10))
+        truncated.request.bodyTruncation = BodyTruncation(originalLength: UInt64(gz.count), sha256: Array(repeating: 1, count: 32))
+        redactor.redact(&truncated)
+        #expect(truncated.request.body == Array(gz.prefix(10)))
+        #expect(truncated.annotation("redaction") == "request body not inspected: Content-Encoding gzip")
+
+        var broken = post(json, extra: [HeaderField("Content-Encoding", "gzip")])
+        redactor.redact(&broken)
+        #expect(text(broken.request.body) == json, "not gzip at all: left as it was")
+        #expect(broken.annotation("redaction") == "request body not inspected: Content-Encoding gzip")
     }
 
     @Test func badRulesAreUsageErrors() {

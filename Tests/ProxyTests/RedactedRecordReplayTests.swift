@@ -9,7 +9,9 @@ import Testing
 /// `log cat --bodies`), and the redacted recording replays against an unchanged staging config
 /// (another `harness record`, the harness playing nginx) with zero differences.
 @Suite(.serialized) struct RedactedRecordReplayTests {
-    static let secrets = ["bearer-secret-0815", "cookie-secret-4711", "json-secret-hunter2", "sk_live_REQUEST77", "sk_live_RESPONSE9"]
+    static let secrets = [
+        "bearer-secret-0815", "cookie-secret-4711", "json-secret-hunter2", "sk_live_REQUEST77", "sk_live_RESPONSE9", "sk_live_GZIPPED5",
+    ]
 
     func start(_ arguments: [String], port: UInt16) throws -> Process {
         let p = Process()
@@ -41,6 +43,11 @@ import Testing
                     return 200 '{"ok": true, "key": "sk_live_RESPONSE9"}';
                 }
                 location /profile { default_type text/plain; return 200 'profile'; }
+                location /data {
+                    gzip on; gzip_min_length 0; gzip_types application/json;
+                    alias \(Self.gzipFile());
+                    default_type application/json;
+                }
                 """)
         else { return }
         defer { nginx.stop() }
@@ -64,15 +71,21 @@ import Testing
         let profile = try Curl.fetch(
             "http://127.0.0.1:\(recordPort)/profile", ["-H", "Authorization: Bearer bearer-secret-0815", "-H", "Cookie: SESSION=cookie-secret-4711"])
         #expect(profile.status == 200)
+        // A gzip'd JSON answer: the secret is inside the compressed bytes.
+        let data = try Curl.fetch("http://127.0.0.1:\(recordPort)/data", ["-H", "Accept-Encoding: gzip"])
+        #expect(data.status == 200)
         stop(recorder)
 
         // No secret in the raw file, the decoded exchanges, or `log cat --bodies --format jsonl`.
         let raw = try Data(contentsOf: URL(fileURLWithPath: recording))
         let (header, exchanges, damage) = try LogFile.readAll(recording)
         #expect(damage == nil)
-        #expect(exchanges.count == 6)
+        #expect(exchanges.count == 8)
         #expect(header["redacted"]?.contains("json:user.password") == true, "the header says the recording is redacted")
-        let decoded = exchanges.map { "\($0)" + String(decoding: $0.request.body + ($0.response?.body ?? []), as: UTF8.self) }.joined()
+        let decoded = exchanges.map { "\($0)" + String(decoding: $0.request.body + Self.content($0.response), as: UTF8.self) }.joined()
+        let gzipped = exchanges.filter { $0.response?.headers.first("Content-Encoding") == "gzip" }
+        #expect(gzipped.count == 2, "nginx gzip'd /data on both legs")
+        for e in gzipped { #expect(String(decoding: Self.content(e.response), as: UTF8.self).contains("redacted:")) }
         let cat = try Run.harness(["log", "cat", recording, "--bodies", "--format", "jsonl"])
         #expect(cat.status == 0)
         for secret in Self.secrets {
@@ -107,9 +120,25 @@ import Testing
         ])
         #expect(replay.status == 0, "\(replay.stdout)\n\(replay.stderr)")
         let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.file("report.json")))) as? [String: Any]
-        #expect(report?["exchanges"] as? Int == 3)
+        #expect(report?["exchanges"] as? Int == 4)
         #expect(report?["differing"] as? Int == 0, "\(report ?? [:])")
         let result = try LogFile.readAll(dir.file("result.hlog")).exchanges
-        #expect(result.filter { $0.leg == .back && $0.replayOf != nil }.count == 3, "every backend request matched a recorded one")
+        #expect(result.filter { $0.leg == .back && $0.replayOf != nil }.count == 4, "every backend request matched a recorded one")
+    }
+
+    /// A JSON file with a secret, big enough that gzip is worth it.
+    static func gzipFile() -> String {
+        let path = FileManager.default.temporaryDirectory.path + "/redact-gzip-\(getpid()).json"
+        let items = (0..<50).map { #"{"n": \#($0), "name": "item"}"# }.joined(separator: ", ")
+        let json = #"{"key": "sk_live_GZIPPED5", "items": [\#(items)]}"#
+        _ = FileManager.default.createFile(atPath: path, contents: Data(json.utf8), attributes: [.posixPermissions: 0o644])
+        return path
+    }
+
+    /// A response body as content (Content-Encoding undone).
+    static func content(_ response: Response?) -> [UInt8] {
+        guard let response else { return [] }
+        guard let encoding = response.headers.first("Content-Encoding") else { return response.body }
+        return ContentCoding.decode(response.body, encoding: encoding) ?? response.body
     }
 }
