@@ -1,3 +1,4 @@
+internal import CHarnessSupport
 internal import Foundation
 public import HarnessCore
 
@@ -20,6 +21,8 @@ public final class RecordingQueue: @unchecked Sendable {
     private let transform: (@Sendable (inout Exchange) -> Void)?
     private let wakeBatch: Int
     private let lock = ConditionLock()
+    /// The writer thread's nice value (Linux: per thread).
+    static let writerNice: Int32 = 5
     // Guarded by `lock`.
     private var items: [Exchange] = []
     private var queuedBytes = 0
@@ -115,6 +118,10 @@ public final class RecordingQueue: @unchecked Sendable {
     }
 
     private func run() {
+        // The writer works in batches (encode + compress 1024 exchanges); at a lower priority the
+        // event loops preempt it, so a batch never sits between a response and its client.
+        // It needs a small share of a core, and the queue absorbs the delay.
+        _ = harness_set_thread_nice(Self.writerNice)
         var batch: [Exchange] = []
         while true {
             let stop: Bool = locked {

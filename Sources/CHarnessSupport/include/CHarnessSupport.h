@@ -14,4 +14,7 @@ uint64_t harness_hash64(const void *data, size_t length);
 /// a signal handler), for a thread glibc's setuid() broadcast skips. 0 on success, -1 otherwise.
 int harness_drop_thread_credentials(int tid, uint32_t uid, uint32_t gid);
 
+/// Sets the calling thread's nice value (Linux keeps one per thread). 0 on success, -1 otherwise.
+int harness_set_thread_nice(int nice);
+
 #endif
