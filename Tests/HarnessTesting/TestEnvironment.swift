@@ -40,6 +40,8 @@ public enum TestEnvironment {
 
     /// The built `harness` executable, next to the test bundle.
     public static var harnessExecutable: String {
+        // scripts/sanitize points here at the harness built with the sanitizer (its own scratch path).
+        if let path = ProcessInfo.processInfo.environment["HARNESS_EXECUTABLE"], !path.isEmpty { return path }
         let bundle = Bundle.main.bundleURL.deletingLastPathComponent().path
         for candidate in [bundle + "/harness", FileManager.default.currentDirectoryPath + "/.build/debug/harness"]
         where FileManager.default.isExecutableFile(atPath: candidate) {
