@@ -19,14 +19,14 @@ final class ReaderThread: @unchecked Sendable {
 
     static func start(
         path: String, plan: RecordingPlan, selection: ReplaySelection, engine: ReplayEngine, matcher: BackendMatcher?,
-        originIndex: [Origin: Int], speed: ReplaySpeed, rate: Double?
+        originIndex: [Origin: Int], speed: ReplaySpeed, rate: Double?, maxRate: Double?
     ) -> ReaderThread {
         let result = ReaderThread()
         let thread = Thread {
             do {
                 try result.read(
                     path: path, plan: plan, selection: selection, engine: engine, matcher: matcher, originIndex: originIndex,
-                    speed: speed, rate: rate)
+                    speed: speed, rate: rate, maxRate: maxRate)
             } catch {
                 result.lock.withLock { result.storedError = error }
             }
@@ -39,7 +39,7 @@ final class ReaderThread: @unchecked Sendable {
 
     private func read(
         path: String, plan: RecordingPlan, selection: ReplaySelection, engine: ReplayEngine, matcher: BackendMatcher?,
-        originIndex: [Origin: Int], speed: ReplaySpeed, rate: Double?
+        originIndex: [Origin: Int], speed: ReplaySpeed, rate: Double?, maxRate: Double?
     ) throws {
         let reader = try LogReader(path: path)
         let base = NIODeadline.now() + .milliseconds(50)
@@ -56,6 +56,11 @@ final class ReaderThread: @unchecked Sendable {
             } else if case .recorded(let factor) = speed, e.timing.requestStart > 0, plan.recordingStart > 0 {
                 let offset = Double(e.timing.requestStart - plan.recordingStart) * 1000 / factor
                 due = base + .nanoseconds(Int64(offset))
+            }
+            if let maxRate, maxRate > 0 {
+                // The n-th request never leaves before n / maxRate seconds.
+                let earliest = base + .nanoseconds(Int64(Double(released) / maxRate * 1e9))
+                if due.map({ $0 < earliest }) ?? true { due = earliest }
             }
             released += 1
             engine.release(PendingRequest(exchange: e, due: due), expected: plan.connections[e.connection.id] ?? 1)

@@ -82,6 +82,9 @@ public struct ReplayConfiguration: Sendable {
     public var speed: ReplaySpeed = .recorded(1)
     /// Requests per second across all connections (overrides the recorded timing).
     public var rate: Double?
+    /// A ceiling on requests per second, whatever the timing (`--speed max` included): the
+    /// replay never sends faster, even when the recorded timing or `rate` would.
+    public var maxRate: Double?
     /// Recorded connections replayed at the same time.
     public var concurrency: Int = 64
     public var hostHeader: HostHeaderMode = .original

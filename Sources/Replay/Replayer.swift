@@ -190,6 +190,7 @@ public final class Replayer: @unchecked Sendable {
         header["started_us"] = String(startedUS)
         header["recording_started_us"] = String(plan.recordingStart)
         header["speed"] = config.rate.map { "\($0)/s" } ?? config.speed.description
+        if let maxRate = config.maxRate { header["max_rate"] = "\(maxRate)/s" }
         if let shard = config.shard { header["shard"] = "\(shard.index)/\(shard.count)" }
         let writer = try LogWriter(path: config.outputPath, header: header)
         let recorder = ResultRecorder(sink: writer)
@@ -217,7 +218,7 @@ public final class Replayer: @unchecked Sendable {
         let progress = config.quiet || !Console.isTerminal(2) ? nil : startProgress(total: plan.total)
         let readerResult = ReaderThread.start(
             path: config.recordingPath, plan: plan, selection: selection, engine: engine, matcher: matcher,
-            originIndex: originIndex, speed: config.speed, rate: config.rate)
+            originIndex: originIndex, speed: config.speed, rate: config.rate, maxRate: config.maxRate)
         try await engine.done.futureResult.get()
         progress?.cancel()
         if progress != nil { Console.error("\r\u{1B}[K") }

@@ -47,6 +47,9 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(name: .customLong("rate"), help: "Requests per second (instead of the recorded timing).")
     var rate: Double?
 
+    @Option(name: .customLong("max-rate"), help: "Never more than this many requests per second, whatever --speed or --rate say.")
+    var maxRate: Double?
+
     @Option(name: .customLong("concurrency"), help: "Recorded connections replayed at once.")
     var concurrency: Int = 64
 
@@ -113,6 +116,8 @@ struct ReplayCommand: AsyncParsableCommand {
             config.speed = try ReplaySpeed(parsing: speed)
             if let rate, !(rate > 0) { throw HarnessError(.usage, "--rate \(rate) must be positive") }
             config.rate = rate
+            if let maxRate, !(maxRate > 0) { throw HarnessError(.usage, "--max-rate \(maxRate) must be positive") }
+            config.maxRate = maxRate
             guard concurrency > 0 else { throw HarnessError(.usage, "--concurrency \(concurrency) must be at least 1") }
             config.concurrency = concurrency
             config.hostHeader = HostHeaderMode(parsing: hostHeader)

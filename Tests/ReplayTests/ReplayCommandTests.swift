@@ -69,4 +69,33 @@ struct ReplayCommandTests {
             #expect(FileManager.default.fileExists(atPath: dir.file("report-\(variant).html")))
         }
     }
+
+    /// `--max-rate` holds even at `--speed max`: six requests at 10/s take at least half a second
+    /// (five gaps of 100 ms), where the uncapped replay of the same session takes a few ms.
+    @Test func maxRateCapsSpeedMax() throws {
+        let dir = TempDir("replay-cli")
+        try ReplayRecordingBuilder.scriptedSession().write(to: dir.file("r.log"))
+        let backendPort = freeLoopbackPort()
+        guard let apache = try ApacheStagingProxy.start(variant: .good, backend: "http://127.0.0.1:\(backendPort)") else { return }
+        defer { apache.stop() }
+        func spreadSeconds(_ extra: [String], _ name: String) throws -> (Double, LogHeader) {
+            let r = try Run.harness(
+                [
+                    "replay", dir.file("r.log"), "--target", apache.url, "--backend", "http://10.0.0.5:8080=127.0.0.1:\(backendPort)",
+                    "-o", dir.file(name), "--speed", "max", "--quiet",
+                ] + extra)
+            #expect(r.status == 0, "\(r.stderr)")
+            let (header, exchanges, _) = try LogFile.readAll(dir.file(name))
+            let starts = exchanges.filter { $0.leg == .front }.map(\.timing.requestStart)
+            #expect(starts.count == 6)
+            return (Double((starts.max() ?? 0) - (starts.min() ?? 0)) / 1e6, header)
+        }
+        let (capped, header) = try spreadSeconds(["--max-rate", "10"], "capped.log")
+        #expect(capped >= 0.45, "6 requests at --max-rate 10 went out within \(capped) s")
+        #expect(header["max_rate"] == "10.0/s")
+        let (free, _) = try spreadSeconds([], "free.log")
+        #expect(free < capped, "uncapped \(free) s")
+        let bad = try Run.harness(["replay", dir.file("r.log"), "--target", apache.url, "-o", dir.file("o.log"), "--max-rate", "0"])
+        #expect(bad.status == 2)
+    }
 }
