@@ -35,6 +35,8 @@ public final class CaptureEngine {
     private var nextConnectionID: UInt64 = 1
     private var nextExchangeID: UInt64 = 1
     private var outbox: [Exchange] = []
+    /// The outbox being handed on (swapped with `outbox`, so neither is reallocated per packet).
+    private var draining: [Exchange] = []
     private var now: Int64 = 0
     private var nextSweep: Int64 = 0
 
@@ -89,11 +91,15 @@ public final class CaptureEngine {
 
     private func drain() throws {
         guard !outbox.isEmpty else { return }
-        let batch = outbox
-        outbox.removeAll(keepingCapacity: true)
-        for var e in batch {
-            transform?(&e)
-            try sink.append(e)
+        swap(&outbox, &draining)
+        defer { draining.removeAll(keepingCapacity: true) }
+        if let transform {
+            for i in draining.indices {
+                transform(&draining[i])
+                try sink.append(draining[i])
+            }
+        } else {
+            for e in draining { try sink.append(e) }
         }
     }
 

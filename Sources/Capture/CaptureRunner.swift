@@ -53,7 +53,10 @@ public enum CaptureRunner {
             intake.start()
             feed = intake
         } else {
-            feed = DirectFeed(source)
+            // Files: libpcap's reads run on their own thread too (never dropping: it waits).
+            let intake = LiveIntake(source: source, maxQueuedBytes: 16 << 20, lossless: true)
+            intake.start()
+            feed = intake
         }
         defer {
             feed.stop()

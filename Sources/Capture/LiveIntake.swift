@@ -29,6 +29,9 @@ final class DirectFeed: PacketFeed {
 /// The queue holds at most `maxQueuedBytes`; past that, packets are dropped here and counted
 /// (`droppedByHarness`), as the kernel would drop them when its own buffer is full. A stop
 /// request (SIGINT/SIGTERM) ends the intake; what it had queued is still processed.
+///
+/// With `lossless` (capture files) nothing is dropped: a full queue makes the intake thread wait,
+/// so libpcap's reads and copies run beside the parsing, on the other core.
 final class LiveIntake: PacketFeed, @unchecked Sendable {
     private struct Entry {
         var offset: Int
@@ -52,6 +55,7 @@ final class LiveIntake: PacketFeed, @unchecked Sendable {
 
     private let source: PcapSource
     private let maxQueuedBytes: Int
+    private let lossless: Bool
     private let lock = ConditionLock()
     // Guarded by `lock`.
     private var queue: [Batch] = []
@@ -66,9 +70,10 @@ final class LiveIntake: PacketFeed, @unchecked Sendable {
     private(set) var packetNumber = 0
     private var thread: pthread_t?
 
-    init(source: PcapSource, maxQueuedBytes: Int = 256 << 20) {
+    init(source: PcapSource, maxQueuedBytes: Int = 256 << 20, lossless: Bool = false) {
         self.source = source
         self.maxQueuedBytes = maxQueuedBytes
+        self.lossless = lossless
     }
 
     deinit { stop() }
@@ -107,13 +112,18 @@ final class LiveIntake: PacketFeed, @unchecked Sendable {
             let taken = lock.locked { () -> Bool in
                 stop = stopping
                 guard !batch.entries.isEmpty else { return false }
+                if lossless {
+                    while !queue.isEmpty && queuedBytes + batch.used > maxQueuedBytes && !stopping { lock.wait() }
+                    stop = stopping
+                    if stop { return false }
+                }
                 if queuedBytes + batch.used > maxQueuedBytes {
                     dropped += batch.entries.count
                     return false
                 }
                 queue.append(batch)
                 queuedBytes += batch.used
-                lock.signal()
+                lock.broadcast()
                 return true
             }
             if taken {
@@ -152,7 +162,7 @@ final class LiveIntake: PacketFeed, @unchecked Sendable {
         push()
         lock.locked {
             ended = true
-            lock.signal()
+            lock.broadcast()
         }
     }
 
@@ -175,6 +185,7 @@ final class LiveIntake: PacketFeed, @unchecked Sendable {
                 if !queue.isEmpty {
                     let b = queue.removeFirst()
                     queuedBytes -= b.used
+                    if lossless { lock.broadcast() }
                     return (b, false, nil)
                 }
                 return (nil, ended, failure)
@@ -191,7 +202,7 @@ final class LiveIntake: PacketFeed, @unchecked Sendable {
     func stop() {
         lock.locked {
             stopping = true
-            lock.signal()
+            lock.broadcast()
         }
         if let t = thread {
             thread = nil

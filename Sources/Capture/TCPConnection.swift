@@ -249,12 +249,15 @@ final class TCPConnection {
             }
             currentResponseIndex = index == nil ? nil : 0
             let method = index == nil ? nil : pending[0].request.method
-            switch HTTPHeadParser.responseBodyMode(status: m.status, requestMethod: method, headers: m.headers) {
+            switch HTTPHeadParser.responseBodyMode(
+                status: m.status, requestMethod: method, headers: m.headers, mask: m.fieldMask) {
             case .success(let mode):
                 if mode == .tunnel {
                     requests.resolveUpgrade(accepted: true)
                 } else if m.status >= 200, index != nil,
-                    pending[0].request.method == "CONNECT" || pending[0].request.headers.first("upgrade") != nil
+                    pending[0].request.method == "CONNECT"
+                        || (pending[0].request.fieldMask & HTTPHeadParser.maskUpgrade != 0
+                            && pending[0].request.headers.first("upgrade") != nil)
                 {
                     requests.resolveUpgrade(accepted: false)
                 }
@@ -350,9 +353,14 @@ final class TCPConnection {
 
     private func keepsAlive(_ q: HTTPMessage, _ r: HTTPMessage) -> Bool {
         if r.closeDelimited { return false }
-        if q.headers.containsToken("connection", "close") || r.headers.containsToken("connection", "close") { return false }
+        let qc = q.fieldMask & HTTPHeadParser.maskConnection != 0
+        let rc = r.fieldMask & HTTPHeadParser.maskConnection != 0
+        if (qc && q.headers.containsToken("connection", "close")) || (rc && r.headers.containsToken("connection", "close")) {
+            return false
+        }
         if r.version.minor == 0 || q.version.minor == 0 {
-            return q.headers.containsToken("connection", "keep-alive") || r.headers.containsToken("connection", "keep-alive")
+            return (qc && q.headers.containsToken("connection", "keep-alive"))
+                || (rc && r.headers.containsToken("connection", "keep-alive"))
         }
         return true
     }
