@@ -79,7 +79,8 @@ public enum CaptureRunner {
                         break loop
                     }
                 case .idle:
-                    break
+                    // Nothing arrived: what finished reaches the sink (and, by the tick, the file).
+                    try engine.handOver()
                 case .end:
                     break loop
                 }

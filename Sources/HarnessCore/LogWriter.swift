@@ -11,6 +11,21 @@ import Darwin
 public protocol ExchangeSink: AnyObject {
     func append(_ exchange: Exchange) throws
     func close() throws
+    /// Adds a batch of exchanges, in order. A sink may build them later, on another thread (the
+    /// background log writer does); the default appends them one by one at once.
+    func append(batch: any ExchangeBatch) throws
+}
+
+extension ExchangeSink {
+    public func append(batch: any ExchangeBatch) throws { try batch.forEach { try append($0) } }
+}
+
+/// Exchanges handed to a sink together, possibly built only when `forEach` runs (on the log
+/// writer's thread), so the producer's thread does not build them.
+public protocol ExchangeBatch: Sendable {
+    var count: Int { get }
+    /// Builds and hands out each exchange, in order.
+    func forEach(_ body: (Exchange) throws -> Void) throws
 }
 
 /// How a `LogWriter` packs blocks.
@@ -83,6 +98,17 @@ public final class LogWriter: ExchangeSink {
             try pipeline.append(exchange)
         } else {
             try blocks.append(exchange)
+        }
+    }
+
+    /// Adds a batch; with `background`, its exchanges are built and encoded on the writer's thread.
+    public func append(batch: any ExchangeBatch) throws {
+        guard !closed else { throw HarnessError(.io, "append after close", path: path) }
+        appended += batch.count
+        if let pipeline {
+            try pipeline.append(batch: batch)
+        } else {
+            try batch.forEach { try blocks.append($0) }
         }
     }
 

@@ -12,8 +12,14 @@ import Darwin
 /// Bounded: at most `maxQueuedBatches` batches wait; past that `append` waits for the thread.
 /// A write error is kept and thrown by the next `append`, `flush`, `flushIfDue` or `finish`.
 final class LogWriterPipeline: @unchecked Sendable {
+    /// An exchange, or a batch of them (built on the pipeline's thread).
+    private enum Item {
+        case exchange(Exchange)
+        case batch(any ExchangeBatch)
+    }
+
     private enum Job {
-        case exchanges([Exchange])
+        case exchanges([Item])
         /// Write the block in progress; then `done` reaches this ticket.
         case flush(UInt64)
     }
@@ -32,14 +38,15 @@ final class LogWriterPipeline: @unchecked Sendable {
     private var flushedCount = 0
     private var written: UInt64 = 0
     // The caller's thread only.
-    private var batch: [Exchange] = []
+    private var batch: [Item] = []
+    /// Exchanges in `batch` (a batch item counts its own).
+    private var batchCount = 0
     private var batchStartedAt: Int64 = 0
     private var tickets: UInt64 = 0
     private var thread: pthread_t?
 
     init(blocks: LogBlockWriter) throws {
         self.blocks = blocks
-        batch.reserveCapacity(Self.batchSize)
         let box = Unmanaged.passRetained(self)
         var t = pthread_t()
         let rc = pthread_create(&t, nil, { raw in
@@ -61,8 +68,16 @@ final class LogWriterPipeline: @unchecked Sendable {
 
     func append(_ exchange: Exchange) throws {
         if batch.isEmpty { batchStartedAt = Clock.nowMicros() }
-        batch.append(exchange)
-        if batch.count >= Self.batchSize { try submit(nil) }
+        batch.append(.exchange(exchange))
+        batchCount += 1
+        if batchCount >= Self.batchSize { try submit(nil) }
+    }
+
+    func append(batch exchanges: any ExchangeBatch) throws {
+        if batch.isEmpty { batchStartedAt = Clock.nowMicros() }
+        batch.append(.batch(exchanges))
+        batchCount += exchanges.count
+        if batchCount >= Self.batchSize { try submit(nil) }
     }
 
     /// Hands over a batch older than the interval, and has the thread write its partial block.
@@ -103,7 +118,7 @@ final class LogWriterPipeline: @unchecked Sendable {
     private func submit(_ ticket: UInt64?) throws {
         let exchanges = batch
         batch = []
-        batch.reserveCapacity(Self.batchSize)
+        batchCount = 0
         try lock.locked {
             while queue.count >= Self.maxQueuedBatches && failure == nil { lock.wait() }
             if let failure { throw failure }
@@ -133,8 +148,13 @@ final class LogWriterPipeline: @unchecked Sendable {
             do {
                 for job in jobs {
                     switch job {
-                    case .exchanges(let exchanges):
-                        for e in exchanges { try blocks.append(e) }
+                    case .exchanges(let items):
+                        for item in items {
+                            switch item {
+                            case .exchange(let e): try blocks.append(e)
+                            case .batch(let b): try b.forEach { try blocks.append($0) }
+                            }
+                        }
                     case .flush(let ticket):
                         try blocks.flush()
                         reached = ticket
