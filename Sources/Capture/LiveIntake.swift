@@ -64,6 +64,10 @@ final class LiveIntake: PacketFeed, @unchecked Sendable {
     private var failure: (any Error)?
     private var stopping = false
     private var dropped = 0
+    /// Batches the capture loop is done with, for the intake to fill again (no fresh pages to
+    /// fault in for every MiB of packets).
+    private var spare: [Batch] = []
+    static let maxSpare = 4
     // Consumer side only.
     private var current: Batch?
     private var index = 0
@@ -109,9 +113,11 @@ final class LiveIntake: PacketFeed, @unchecked Sendable {
         // The lock is taken once per batch (never per packet): hand the batch over, or drop it
         // whole when the queue is full, and learn whether to stop.
         func push() {
+            var reuse: Batch?
             let taken = lock.locked { () -> Bool in
                 stop = stopping
                 guard !batch.entries.isEmpty else { return false }
+                defer { reuse = spare.popLast() }
                 if lossless {
                     while !queue.isEmpty && queuedBytes + batch.used > maxQueuedBytes && !stopping { lock.wait() }
                     stop = stopping
@@ -127,7 +133,13 @@ final class LiveIntake: PacketFeed, @unchecked Sendable {
                 return true
             }
             if taken {
-                batch = Batch(capacity: Self.batchBytes)
+                if let reuse {
+                    reuse.used = 0
+                    reuse.entries.removeAll(keepingCapacity: true)
+                    batch = reuse
+                } else {
+                    batch = Batch(capacity: Self.batchBytes)
+                }
             } else {
                 batch.used = 0
                 batch.entries.removeAll(keepingCapacity: true)
@@ -178,9 +190,14 @@ final class LiveIntake: PacketFeed, @unchecked Sendable {
                     bytes: UnsafeRawBufferPointer(rebasing: batch.storage[e.offset..<(e.offset + e.length)]),
                     wireLength: e.wireLength, timestamp: e.timestamp))
             }
+            // The last packet handed out (from `current`) is done with: its batch can be filled again.
+            let finished = current
             current = nil
             index = 0
             let (next, done, error) = lock.locked { () -> (Batch?, Bool, (any Error)?) in
+                if let finished, spare.count < Self.maxSpare, finished.storage.count == Self.batchBytes {
+                    spare.append(finished)
+                }
                 if queue.isEmpty && !ended { lock.wait(seconds: 0.1) }
                 if !queue.isEmpty {
                     let b = queue.removeFirst()
