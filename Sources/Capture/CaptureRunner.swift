@@ -54,7 +54,7 @@ public enum CaptureRunner {
             feed = intake
         } else {
             // Files: libpcap's reads run on their own thread too (never dropping: it waits).
-            let intake = LiveIntake(source: source, maxQueuedBytes: 16 << 20, lossless: true)
+            let intake = LiveIntake(source: source, maxQueuedBytes: 4 << 20, lossless: true)
             intake.start()
             feed = intake
         }

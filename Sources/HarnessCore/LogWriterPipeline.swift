@@ -25,7 +25,7 @@ final class LogWriterPipeline: @unchecked Sendable {
     }
 
     static let batchSize = 512
-    static let maxQueuedBatches = 16
+    static let maxQueuedBatches = 4
 
     /// Touched only by the pipeline's thread once it runs.
     private let blocks: LogBlockWriter
