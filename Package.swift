@@ -57,7 +57,8 @@ let package = Package(
         .target(
             name: "Capture",
             dependencies: ["HarnessCore", "CPcap", .product(name: "Crypto", package: "swift-crypto")],
-            swiftSettings: upcoming),
+            // Release: no run-time exclusivity checks in the per-packet path (single-threaded engine).
+            swiftSettings: upcoming + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
         // The recording reverse proxy (SwiftNIO).
         .target(name: "Proxy", dependencies: ["HarnessCore", .product(name: "Crypto", package: "swift-crypto"), .product(name: "NIOEmbedded", package: "swift-nio")] + nio, swiftSettings: upcoming),
         // The diff engine, noise rules, reports and the gate. Pure logic.

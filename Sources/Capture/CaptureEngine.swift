@@ -23,7 +23,9 @@ struct FlowKey: Hashable {
 /// depends only on the packets. Connection ids count from 1 in order of first sight; exchange ids
 /// count from 1 in order of request start. Memory follows open connections: idle ones time out
 /// and, past `maxConnections`, the least recently active are evicted (counted in `summary`).
-/// Not thread-safe: one engine per capture loop.
+/// Without a transform, exchanges reach the sink in batches (`ExchangeSink.append(batch:)`) of up
+/// to 256 or 100 ms of packet time; `handOver()` (when the capture is idle) and `finish()` hand on
+/// the rest. Not thread-safe: one engine per capture loop.
 public final class CaptureEngine {
     public let options: CaptureOptions
     public private(set) var summary = CaptureSummary()
@@ -34,7 +36,13 @@ public final class CaptureEngine {
     private var reassembler = FragmentReassembler()
     private var nextConnectionID: UInt64 = 1
     private var nextExchangeID: UInt64 = 1
-    private var outbox: [Exchange] = []
+    private var outbox: [FinishedExchange] = []
+    /// Packet time of the oldest exchange in the outbox.
+    private var outboxSince: Int64 = 0
+    /// Without a transform, finished exchanges are handed on in batches of this many (or older
+    /// than `handOverMicros` of packet time, or on `handOver()`), built on the sink's side.
+    static let handOverCount = 256
+    static let handOverMicros: Int64 = 100_000
     private var now: Int64 = 0
     private var nextSweep: Int64 = 0
 
@@ -84,17 +92,35 @@ public final class CaptureEngine {
         let open = table.values.sorted { $0.id < $1.id }
         table.removeAll()
         for c in open { close(c) }
-        try drain()
+        try drain(force: true)
     }
 
-    private func drain() throws {
+    /// Hands every finished exchange on to the sink now (the capture loop calls it when idle).
+    public func handOver() throws { try drain(force: true) }
+
+    private func drain(force: Bool = false) throws {
         guard !outbox.isEmpty else { return }
-        let batch = outbox
-        outbox.removeAll(keepingCapacity: true)
-        for var e in batch {
-            transform?(&e)
-            try sink.append(e)
+        if let transform {
+            // Transformed (redacted) exchanges are built here, one by one, as they finish.
+            let batch = outbox
+            outbox.removeAll(keepingCapacity: true)
+            for item in batch {
+                var e = item.build()
+                transform(&e)
+                try sink.append(e)
+            }
+            return
         }
+        guard force || outbox.count >= Self.handOverCount || now - outboxSince >= Self.handOverMicros else { return }
+        let batch = FinishedBatch(items: outbox)
+        outbox = []
+        outbox.reserveCapacity(Self.handOverCount)
+        try sink.append(batch: batch)
+    }
+
+    private func finished(_ item: FinishedExchange) {
+        if outbox.isEmpty { outboxSince = now }
+        outbox.append(item)
     }
 
     private func segment(_ s: TCPSegment, payload: UnsafeRawBufferPointer, time: Int64) {
@@ -220,9 +246,41 @@ extension CaptureEngine: ConnectionDelegate {
         summary.exchanges += 1
         if exchange.isComplete { summary.completeExchanges += 1 } else { summary.incompleteExchanges += 1 }
         if exchange.request.bodyTruncation != nil || exchange.response?.bodyTruncation != nil { summary.truncatedBodies += 1 }
-        outbox.append(exchange)
+        finished(.built(exchange))
+    }
+
+    func exchangeFinished(_ parts: ExchangeParts, on connection: TCPConnection) {
+        if parts.leg == .front { linker.frontEnded(id: parts.id) }
+        if parts.hasLink { summary.linkedBackExchanges += 1 }
+        summary.exchanges += 1
+        if parts.isComplete { summary.completeExchanges += 1 } else { summary.incompleteExchanges += 1 }
+        if parts.hasTruncatedBody { summary.truncatedBodies += 1 }
+        finished(.parts(parts))
     }
 
     func parseErrorSeen() { summary.parseErrors += 1 }
     func orphanResponse() { summary.orphanResponses += 1 }
+}
+
+/// A finished exchange waiting in the engine's outbox: built, or its parts (built when handed on).
+enum FinishedExchange: Sendable {
+    case built(Exchange)
+    case parts(ExchangeParts)
+
+    func build() -> Exchange {
+        switch self {
+        case .built(let e): e
+        case .parts(let p): p.build()
+        }
+    }
+}
+
+/// The engine's outbox handed to a sink in one piece; the sink builds the exchanges (the
+/// background log writer does it on its own thread).
+struct FinishedBatch: ExchangeBatch {
+    let items: [FinishedExchange]
+    var count: Int { items.count }
+    func forEach(_ body: (Exchange) throws -> Void) throws {
+        for item in items { try body(item.build()) }
+    }
 }

@@ -53,7 +53,10 @@ public enum CaptureRunner {
             intake.start()
             feed = intake
         } else {
-            feed = DirectFeed(source)
+            // Files: libpcap's reads run on their own thread too (never dropping: it waits).
+            let intake = LiveIntake(source: source, maxQueuedBytes: 4 << 20, lossless: true)
+            intake.start()
+            feed = intake
         }
         defer {
             feed.stop()
@@ -76,7 +79,8 @@ public enum CaptureRunner {
                         break loop
                     }
                 case .idle:
-                    break
+                    // Nothing arrived: what finished reaches the sink (and, by the tick, the file).
+                    try engine.handOver()
                 case .end:
                     break loop
                 }

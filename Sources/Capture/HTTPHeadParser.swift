@@ -1,4 +1,9 @@
 internal import HarnessCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Parses HTTP/1.x start lines and header sections from bytes. Pure functions, no state.
 enum HTTPHeadParser {
@@ -79,6 +84,61 @@ enum HTTPHeadParser {
 
     /// Parses header lines in `[start, end)` (each ending in LF, the terminating empty line excluded).
     static func fields(_ p: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int, into headers: inout Headers) -> String? {
+        var mask: UInt8 = 0
+        return fields(p, start, end, into: &headers, mask: &mask, previous: [])
+    }
+
+    /// Bits of `HTTPMessage.fieldMask`: which framing-relevant fields a head has.
+    static let maskTransferEncoding: UInt8 = 1
+    static let maskContentLength: UInt8 = 2
+    static let maskConnection: UInt8 = 4
+    static let maskUpgrade: UInt8 = 8
+    static let maskExpect: UInt8 = 16
+
+    /// The mask bit for a field name (case-insensitive), 0 for the others.
+    @inline(__always)
+    static func maskBit(_ p: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> UInt8 {
+        switch end - start {
+        case 17: return equalsFolded(p, start, "transfer-encoding") ? maskTransferEncoding : 0
+        case 14: return equalsFolded(p, start, "content-length") ? maskContentLength : 0
+        case 10: return equalsFolded(p, start, "connection") ? maskConnection : 0
+        case 7: return equalsFolded(p, start, "upgrade") ? maskUpgrade : 0
+        case 6: return equalsFolded(p, start, "expect") ? maskExpect : 0
+        default: return 0
+        }
+    }
+
+    /// ASCII case-insensitive comparison of `p[start...]` with a lowercase name of the same length.
+    @inline(__always)
+    static func equalsFolded(_ p: UnsafeBufferPointer<UInt8>, _ start: Int, _ lower: StaticString) -> Bool {
+        let n = lower.utf8CodeUnitCount
+        let q = lower.utf8Start
+        // `| 0x20` folds ASCII letters and leaves '-' as it is; names are tokens, so no other
+        // byte folds onto a letter or '-'.
+        for i in 0..<n where p[start + i] | 0x20 != q[i] { return false }
+        return true
+    }
+
+    /// The text of `[start, end)`, reusing `previous` (a String of an earlier head) when it has
+    /// exactly these bytes: repeated header names and values then cost a compare, not a new String.
+    @inline(__always)
+    static func string(_ p: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int, reusing previous: String?) -> String {
+        if let previous {
+            let n = end - start
+            let same = previous.utf8.withContiguousStorageIfAvailable { q -> Bool in
+                q.count == n && (n == 0 || memcmp(q.baseAddress!, p.baseAddress! + start, n) == 0)
+            }
+            if same == true { return previous }
+        }
+        return string(p, start, end)
+    }
+
+    /// As `fields(_:_:_:into:)`, also setting `mask` bits for the framing fields seen, and reusing
+    /// the Strings of `previous` (the same position of an earlier head) when the bytes are equal.
+    static func fields(
+        _ p: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int, into headers: inout Headers, mask: inout UInt8,
+        previous: Headers
+    ) -> String? {
         var lineStart = start
         while lineStart < end {
             var lf = lineStart
@@ -102,7 +162,12 @@ enum HTTPHeadParser {
                     for j in vs..<ve where (p[j] < 0x20 && p[j] != tab) || p[j] == 0x7f {
                         return "bad character in header value"
                     }
-                    headers.append(HeaderField(string(p, lineStart, c), string(p, vs, ve)))
+                    mask |= maskBit(p, lineStart, c)
+                    let k = headers.count
+                    let prior = k < previous.count ? previous[k] : nil
+                    headers.append(
+                        HeaderField(
+                            string(p, lineStart, c, reusing: prior?.name), string(p, vs, ve, reusing: prior?.value)))
                 }
             }
             lineStart = lf + 1
@@ -167,8 +232,9 @@ enum HTTPHeadParser {
         return .success(value)
     }
 
-    static func requestBodyMode(_ headers: Headers) -> Result<BodyMode, ParseFailure> {
-        if let codings = lowercasedCodings(headers) {
+    static func requestBodyMode(_ headers: Headers, mask: UInt8 = 0xff) -> Result<BodyMode, ParseFailure> {
+        if mask & (maskTransferEncoding | maskContentLength) == 0 { return .success(.none) }
+        if mask & maskTransferEncoding != 0, let codings = lowercasedCodings(headers) {
             guard codings.last == "chunked" else {
                 return .failure(ParseFailure("request Transfer-Encoding does not end in chunked"))
             }
@@ -180,12 +246,15 @@ enum HTTPHeadParser {
         }
     }
 
-    static func responseBodyMode(status: UInt16, requestMethod: String?, headers: Headers) -> Result<BodyMode, ParseFailure> {
+    static func responseBodyMode(status: UInt16, requestMethod: String?, headers: Headers, mask: UInt8 = 0xff)
+        -> Result<BodyMode, ParseFailure>
+    {
         if status == 101 { return .success(.tunnel) }
         if status < 200 || status == 204 || status == 304 { return .success(.none) }
         if requestMethod == "HEAD" { return .success(.none) }
         if requestMethod == "CONNECT" && status < 300 { return .success(.tunnel) }
-        if let codings = lowercasedCodings(headers) {
+        if mask & (maskTransferEncoding | maskContentLength) == 0 { return .success(.close) }
+        if mask & maskTransferEncoding != 0, let codings = lowercasedCodings(headers) {
             return .success(codings.last == "chunked" ? .chunked : .close)
         }
         switch contentLength(headers) {

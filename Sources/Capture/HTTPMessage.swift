@@ -34,6 +34,10 @@ public struct HTTPMessage: Sendable, Equatable {
     public var resynchronized = false
     /// Offset of the first byte within the direction's stream.
     public var streamOffset: UInt64 = 0
+    /// Which framing fields the head has (`HTTPHeadParser.mask*` bits: Transfer-Encoding,
+    /// Content-Length, Connection, Upgrade, Expect), so framing decisions skip scanning the
+    /// headers for fields that are not there. All bits set means unknown: scan.
+    var fieldMask: UInt8 = 0xff
 
     public init(isRequest: Bool) { self.isRequest = isRequest }
 }

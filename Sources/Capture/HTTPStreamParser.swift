@@ -56,6 +56,10 @@ public struct HTTPStreamParser {
     private var current: HTTPMessage?
     private var body: BodyAccumulator
     private var queued: [Event] = []
+    /// Index of the next event of `queued` to hand out (no shifting on every pop).
+    private var queuedHead = 0
+    /// The headers of the last head parsed: their Strings are reused when the next head repeats them.
+    private var lastHeaders: Headers = []
     private var resyncing = false
     private var snaplenPending = false
     /// Bytes after a CONNECT/101 handshake (not parsed as HTTP).
@@ -174,6 +178,7 @@ public struct HTTPStreamParser {
         var drained: [Event] = []
         while let e = step() { drained.append(e) }
         queued = drained
+        queuedHead = 0
         switch state {
         case .close:
             endMessage(complete: true)
@@ -223,10 +228,21 @@ public struct HTTPStreamParser {
 
     /// The next event, or nil when more input (or a body mode / upgrade decision) is needed.
     public mutating func next() -> Event? {
-        if !queued.isEmpty { return queued.removeFirst() }
+        if let e = popQueued() { return e }
         if let e = step() { return e }
-        if !queued.isEmpty { return queued.removeFirst() }
-        return nil
+        return popQueued()
+    }
+
+    @inline(__always)
+    private mutating func popQueued() -> Event? {
+        guard queuedHead < queued.count else { return nil }
+        let e = queued[queuedHead]
+        queuedHead += 1
+        if queuedHead == queued.count {
+            queued.removeAll(keepingCapacity: true)
+            queuedHead = 0
+        }
+        return e
     }
 
     private mutating func dropBuffer() {
@@ -285,7 +301,8 @@ public struct HTTPStreamParser {
         if state != .tunnel {
             state = .head
             headScan = pos
-            if isRequest && complete && (m.method == "CONNECT" || m.headers.first("upgrade") != nil) {
+            if isRequest && complete && (m.method == "CONNECT"
+                || (m.fieldMask & HTTPHeadParser.maskUpgrade != 0 && m.headers.first("upgrade") != nil)) {
                 state = .awaitingUpgrade
             }
         }
@@ -308,7 +325,7 @@ public struct HTTPStreamParser {
     /// One parsing step over buffered bytes.
     private mutating func step() -> Event? {
         while true {
-            if !queued.isEmpty { return queued.removeFirst() }
+            if let e = popQueued() { return e }
             switch state {
             case .head:
                 guard let e = parseHead() else { return nil }
@@ -417,7 +434,9 @@ public struct HTTPStreamParser {
             var lf = start
             while p[lf] != 0x0a { lf += 1 }
             if let e = HTTPHeadParser.startLine(p, start, HTTPHeadParser.trimCR(p, start, lf), into: &m) { return e }
-            return HTTPHeadParser.fields(p, lf + 1, headEnd, into: &m.headers)
+            var mask: UInt8 = 0
+            defer { m.fieldMask = mask }
+            return HTTPHeadParser.fields(p, lf + 1, headEnd, into: &m.headers, mask: &mask, previous: lastHeaders)
         }
         if let error {
             malformed(error, at: start)
@@ -425,10 +444,11 @@ public struct HTTPStreamParser {
         }
         resyncing = false
         snaplenPending = false
+        lastHeaders = m.headers
         consume(headEnd - start)
         current = m
         if isRequest {
-            switch HTTPHeadParser.requestBodyMode(m.headers) {
+            switch HTTPHeadParser.requestBodyMode(m.headers, mask: m.fieldMask) {
             case .success(let mode):
                 state = .needBodyMode
                 enter(mode)
@@ -440,9 +460,9 @@ public struct HTTPStreamParser {
         } else {
             state = .needBodyMode
         }
-        // The head event comes before the message event `enter` may have queued.
-        queued.insert(.head(m), at: 0)
-        return queued.removeFirst()
+        // The head event comes before the message event `enter` may have queued (nothing was
+        // queued before this head: `step` hands queued events out first).
+        return .head(m)
     }
 
     private mutating func parseChunkSize() -> Bool {

@@ -29,6 +29,9 @@ final class DirectFeed: PacketFeed {
 /// The queue holds at most `maxQueuedBytes`; past that, packets are dropped here and counted
 /// (`droppedByHarness`), as the kernel would drop them when its own buffer is full. A stop
 /// request (SIGINT/SIGTERM) ends the intake; what it had queued is still processed.
+///
+/// With `lossless` (capture files) nothing is dropped: a full queue makes the intake thread wait,
+/// so libpcap's reads and copies run beside the parsing, on the other core.
 final class LiveIntake: PacketFeed, @unchecked Sendable {
     private struct Entry {
         var offset: Int
@@ -52,6 +55,7 @@ final class LiveIntake: PacketFeed, @unchecked Sendable {
 
     private let source: PcapSource
     private let maxQueuedBytes: Int
+    private let lossless: Bool
     private let lock = ConditionLock()
     // Guarded by `lock`.
     private var queue: [Batch] = []
@@ -60,15 +64,20 @@ final class LiveIntake: PacketFeed, @unchecked Sendable {
     private var failure: (any Error)?
     private var stopping = false
     private var dropped = 0
+    /// Batches the capture loop is done with, for the intake to fill again (no fresh pages to
+    /// fault in for every MiB of packets).
+    private var spare: [Batch] = []
+    static let maxSpare = 4
     // Consumer side only.
     private var current: Batch?
     private var index = 0
     private(set) var packetNumber = 0
     private var thread: pthread_t?
 
-    init(source: PcapSource, maxQueuedBytes: Int = 256 << 20) {
+    init(source: PcapSource, maxQueuedBytes: Int = 256 << 20, lossless: Bool = false) {
         self.source = source
         self.maxQueuedBytes = maxQueuedBytes
+        self.lossless = lossless
     }
 
     deinit { stop() }
@@ -104,20 +113,33 @@ final class LiveIntake: PacketFeed, @unchecked Sendable {
         // The lock is taken once per batch (never per packet): hand the batch over, or drop it
         // whole when the queue is full, and learn whether to stop.
         func push() {
+            var reuse: Batch?
             let taken = lock.locked { () -> Bool in
                 stop = stopping
                 guard !batch.entries.isEmpty else { return false }
+                defer { reuse = spare.popLast() }
+                if lossless {
+                    while !queue.isEmpty && queuedBytes + batch.used > maxQueuedBytes && !stopping { lock.wait() }
+                    stop = stopping
+                    if stop { return false }
+                }
                 if queuedBytes + batch.used > maxQueuedBytes {
                     dropped += batch.entries.count
                     return false
                 }
                 queue.append(batch)
                 queuedBytes += batch.used
-                lock.signal()
+                lock.broadcast()
                 return true
             }
             if taken {
-                batch = Batch(capacity: Self.batchBytes)
+                if let reuse {
+                    reuse.used = 0
+                    reuse.entries.removeAll(keepingCapacity: true)
+                    batch = reuse
+                } else {
+                    batch = Batch(capacity: Self.batchBytes)
+                }
             } else {
                 batch.used = 0
                 batch.entries.removeAll(keepingCapacity: true)
@@ -152,7 +174,7 @@ final class LiveIntake: PacketFeed, @unchecked Sendable {
         push()
         lock.locked {
             ended = true
-            lock.signal()
+            lock.broadcast()
         }
     }
 
@@ -168,13 +190,19 @@ final class LiveIntake: PacketFeed, @unchecked Sendable {
                     bytes: UnsafeRawBufferPointer(rebasing: batch.storage[e.offset..<(e.offset + e.length)]),
                     wireLength: e.wireLength, timestamp: e.timestamp))
             }
+            // The last packet handed out (from `current`) is done with: its batch can be filled again.
+            let finished = current
             current = nil
             index = 0
             let (next, done, error) = lock.locked { () -> (Batch?, Bool, (any Error)?) in
+                if let finished, spare.count < Self.maxSpare, finished.storage.count == Self.batchBytes {
+                    spare.append(finished)
+                }
                 if queue.isEmpty && !ended { lock.wait(seconds: 0.1) }
                 if !queue.isEmpty {
                     let b = queue.removeFirst()
                     queuedBytes -= b.used
+                    if lossless { lock.broadcast() }
                     return (b, false, nil)
                 }
                 return (nil, ended, failure)
@@ -191,7 +219,7 @@ final class LiveIntake: PacketFeed, @unchecked Sendable {
     func stop() {
         lock.locked {
             stopping = true
-            lock.signal()
+            lock.broadcast()
         }
         if let t = thread {
             thread = nil

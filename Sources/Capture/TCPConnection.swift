@@ -1,7 +1,7 @@
 internal import HarnessCore
 
 /// A request waiting for its final response.
-struct PendingExchange {
+struct PendingExchange: Sendable {
     var id: UInt64
     var sequence: UInt32
     var request: HTTPMessage
@@ -18,8 +18,10 @@ struct PendingExchange {
 protocol ConnectionDelegate: AnyObject {
     /// A request head was seen: the id of its exchange and, for back requests, its link.
     func requestStarted(_ request: HTTPMessage, on connection: TCPConnection) -> (id: UInt64, link: Link?)
-    /// An exchange is finished (or abandoned).
+    /// An exchange is finished (or abandoned), already built (tunnels).
     func exchangeFinished(_ exchange: Exchange, on connection: TCPConnection)
+    /// An exchange is finished (or abandoned): its parts, built into an `Exchange` when handed on.
+    func exchangeFinished(_ parts: ExchangeParts, on connection: TCPConnection)
     /// Bytes that were not HTTP.
     func parseErrorSeen()
     /// A response that matched no request.
@@ -249,12 +251,15 @@ final class TCPConnection {
             }
             currentResponseIndex = index == nil ? nil : 0
             let method = index == nil ? nil : pending[0].request.method
-            switch HTTPHeadParser.responseBodyMode(status: m.status, requestMethod: method, headers: m.headers) {
+            switch HTTPHeadParser.responseBodyMode(
+                status: m.status, requestMethod: method, headers: m.headers, mask: m.fieldMask) {
             case .success(let mode):
                 if mode == .tunnel {
                     requests.resolveUpgrade(accepted: true)
                 } else if m.status >= 200, index != nil,
-                    pending[0].request.method == "CONNECT" || pending[0].request.headers.first("upgrade") != nil
+                    pending[0].request.method == "CONNECT"
+                        || (pending[0].request.fieldMask & HTTPHeadParser.maskUpgrade != 0
+                            && pending[0].request.headers.first("upgrade") != nil)
                 {
                     requests.resolveUpgrade(accepted: false)
                 }
@@ -295,65 +300,11 @@ final class TCPConnection {
     }
 
     private func emit(_ p: PendingExchange, response: HTTPMessage?, time: Int64) {
-        let q = p.request
-        var framing: Framing = []
-        if q.chunked { framing.insert(.requestChunked) }
-        if q.contentLength { framing.insert(.requestContentLength) }
-        var flags = Flags()
-        flags.incomplete = !p.requestDone || !q.complete || response == nil || !(response?.complete ?? false)
-        flags.gapBytes = q.gapBytes + (response?.gapBytes ?? 0)
-        flags.snaplenTruncated = q.snaplenTruncated || (response?.snaplenTruncated ?? false)
-        flags.parseError = q.parseError ?? response?.parseError ?? p.responseParseError
-        flags.midStream = q.resynchronized || (response?.resynchronized ?? false)
-        let request = Request(
-            method: q.method, target: q.target, version: q.version, headers: q.headers, body: q.body,
-            bodyTruncation: q.truncation, trailers: q.trailers)
-        var timing = Timing(requestStart: q.startTime, requestEnd: p.requestDone ? q.endTime : 0)
-        var resp: Response?
-        var tunnel = false
-        if let r = response {
-            if r.chunked { framing.insert(.responseChunked) }
-            if r.contentLength { framing.insert(.responseContentLength) }
-            if r.closeDelimited { framing.insert(.responseCloseDelimited) }
-            if r.status == 101 {
-                framing.insert(.upgrade)
-                tunnel = true
-            } else if q.method == "CONNECT" && r.status >= 200 && r.status < 300 {
-                framing.insert(.connectTunnel)
-                tunnel = true
-            }
-            if keepsAlive(q, r) { framing.insert(.keepAlive) }
-            resp = Response(
-                status: r.status, reason: r.reason, version: r.version, headers: r.headers, body: r.body,
-                bodyTruncation: r.truncation, trailers: r.trailers, interim: p.interim)
-            timing.responseStart = r.startTime
-            timing.responseEnd = r.endTime
-        }
-        if p.continueSeen && q.headers.first("expect")?.lowercased() == "100-continue" { framing.insert(.continueSeen) }
-        // A body with a hole keeps only the bytes before it: say how long it really was.
-        var annotations: [Annotation] = []
-        if q.gapBytes > 0 && q.bodyLength > UInt64(q.body.count) && q.truncation == nil {
-            annotations.append(Annotation("request_body_length", String(q.bodyLength)))
-        }
-        if let r = response, r.gapBytes > 0 && r.bodyLength > UInt64(r.body.count) && r.truncation == nil {
-            annotations.append(Annotation("response_body_length", String(r.bodyLength)))
-        }
-        let exchange = Exchange(
-            id: p.id, leg: leg, connection: info, sequence: p.sequence, timing: timing, request: request, response: resp,
-            framing: framing, flags: flags, link: p.link, annotations: annotations)
-        if tunnel {
-            tunnelExchange = exchange
+        let parts = ExchangeParts(pending: p, response: response, leg: leg, connection: info)
+        if parts.isTunnel {
+            tunnelExchange = parts.build()
         } else {
-            delegate.exchangeFinished(exchange, on: self)
+            delegate.exchangeFinished(parts, on: self)
         }
-    }
-
-    private func keepsAlive(_ q: HTTPMessage, _ r: HTTPMessage) -> Bool {
-        if r.closeDelimited { return false }
-        if q.headers.containsToken("connection", "close") || r.headers.containsToken("connection", "close") { return false }
-        if r.version.minor == 0 || q.version.minor == 0 {
-            return q.headers.containsToken("connection", "keep-alive") || r.headers.containsToken("connection", "keep-alive")
-        }
-        return true
     }
 }

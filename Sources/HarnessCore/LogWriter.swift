@@ -11,6 +11,21 @@ import Darwin
 public protocol ExchangeSink: AnyObject {
     func append(_ exchange: Exchange) throws
     func close() throws
+    /// Adds a batch of exchanges, in order. A sink may build them later, on another thread (the
+    /// background log writer does); the default appends them one by one at once.
+    func append(batch: any ExchangeBatch) throws
+}
+
+extension ExchangeSink {
+    public func append(batch: any ExchangeBatch) throws { try batch.forEach { try append($0) } }
+}
+
+/// Exchanges handed to a sink together, possibly built only when `forEach` runs (on the log
+/// writer's thread), so the producer's thread does not build them.
+public protocol ExchangeBatch: Sendable {
+    var count: Int { get }
+    /// Builds and hands out each exchange, in order.
+    func forEach(_ body: (Exchange) throws -> Void) throws
 }
 
 /// How a `LogWriter` packs blocks.
@@ -24,16 +39,21 @@ public struct LogWriterOptions: Sendable {
     public var segmentBodyLimit: Int
     /// zstd level.
     public var level: Int32
+    /// Encode, compress and write on the writer's own thread (exchanges are handed over in
+    /// batches), so the caller's thread only produces exchanges. Same file content.
+    public var background: Bool
 
     public init(
         codec: LogFormat.Codec = .zstd, blockSize: Int = 256 << 10, flushIntervalMicros: Int64 = 1_000_000,
-        segmentBodyLimit: Int = 8 << 20, level: Int32 = 1
+        segmentBodyLimit: Int = 8 << 20, level: Int32 = 1,
+        background: Bool = false
     ) {
         self.codec = codec
         self.blockSize = blockSize
         self.flushIntervalMicros = flushIntervalMicros
         self.segmentBodyLimit = segmentBodyLimit
         self.level = level
+        self.background = background
     }
 }
 
@@ -41,13 +61,97 @@ public struct LogWriterOptions: Sendable {
 ///
 /// Records gather in a block that is written (with a CRC32C, compressed when it pays) when it is
 /// full, when it is older than the flush interval, on `flush()` and on `close()`. A crash loses at
-/// most the block in progress. The file is created with mode 0600. Not thread-safe: confine a
-/// writer to one thread or actor.
+/// most the block in progress (with `background`, also the exchanges queued for the encoding
+/// thread). The file is created with mode 0600. Not thread-safe: confine a writer to one thread or
+/// actor (with `background`, the writer's own thread does the encoding, compression and writes).
 public final class LogWriter: ExchangeSink {
     public let path: String
     public let options: LogWriterOptions
-    private var fd: Int32
+    private let blocks: LogBlockWriter
+    private let pipeline: LogWriterPipeline?
     private var closed = false
+    /// Exchanges handed to `append`.
+    public private(set) var appended = 0
+    /// Exchanges that have reached the file (written with `write(2)`).
+    public var flushed: Int { pipeline?.flushed ?? blocks.flushed }
+    /// Bytes written to the file so far.
+    public var bytesWritten: UInt64 { pipeline?.bytesWritten ?? blocks.bytesWritten }
+
+    /// Creates (or truncates) `path` with mode 0600 and writes the header. `-` writes to stdout.
+    public init(path: String, header: LogHeader = LogHeader(), options: LogWriterOptions = LogWriterOptions()) throws {
+        self.path = path
+        self.options = options
+        blocks = try LogBlockWriter(path: path, header: header, options: options)
+        pipeline = options.background ? try LogWriterPipeline(blocks: blocks) : nil
+    }
+
+    deinit {
+        // The pipeline's thread holds it: end the thread (what was appended reaches the file).
+        if !closed, let pipeline { try? pipeline.finish() }
+    }
+
+    /// Adds one exchange. It reaches the file with its block.
+    public func append(_ exchange: Exchange) throws {
+        guard !closed else { throw HarnessError(.io, "append after close", path: path) }
+        appended += 1
+        if let pipeline {
+            try pipeline.append(exchange)
+        } else {
+            try blocks.append(exchange)
+        }
+    }
+
+    /// Adds a batch; with `background`, its exchanges are built and encoded on the writer's thread.
+    public func append(batch: any ExchangeBatch) throws {
+        guard !closed else { throw HarnessError(.io, "append after close", path: path) }
+        appended += batch.count
+        if let pipeline {
+            try pipeline.append(batch: batch)
+        } else {
+            try batch.forEach { try blocks.append($0) }
+        }
+    }
+
+    /// Writes the block in progress when it is older than the flush interval (call on a timer).
+    public func flushIfDue() throws {
+        if let pipeline {
+            try pipeline.flushIfDue(intervalMicros: options.flushIntervalMicros)
+        } else {
+            try blocks.flushIfDue()
+        }
+    }
+
+    /// Writes the block in progress now.
+    public func flush() throws {
+        if let pipeline {
+            try pipeline.flush()
+        } else {
+            try blocks.flush()
+        }
+    }
+
+    /// Flushes, syncs and closes the file.
+    public func close() throws {
+        guard !closed else { return }
+        closed = true
+        var failure: (any Error)?
+        if let pipeline {
+            do { try pipeline.finish() } catch { failure = error }
+        } else {
+            do { try blocks.flush() } catch { failure = error }
+        }
+        blocks.closeFile()
+        if let failure { throw failure }
+    }
+}
+
+/// The encoding and writing half of a `LogWriter`: records into blocks, blocks into the file.
+/// Used from one thread at a time (the caller's, or the writer's own encoding thread).
+final class LogBlockWriter {
+    let path: String
+    let options: LogWriterOptions
+    private var fd: Int32
+    private var fileClosed = false
     private var encoder = ExchangeEncoder()
     private var block = ByteWriter(capacity: 256 << 10)
     private var blockRecords = 0
@@ -55,15 +159,11 @@ public final class LogWriter: ExchangeSink {
     private var startSegment = true
     private var scratch: [UInt8] = []
     private let ownsFD: Bool
-    /// Exchanges handed to `append`.
-    public private(set) var appended = 0
-    /// Exchanges that have reached the file (written with `write(2)`).
-    public private(set) var flushed = 0
-    /// Bytes written to the file so far.
-    public private(set) var bytesWritten: UInt64 = 0
+    private var appended = 0
+    private(set) var flushed = 0
+    private(set) var bytesWritten: UInt64 = 0
 
-    /// Creates (or truncates) `path` with mode 0600 and writes the header. `-` writes to stdout.
-    public init(path: String, header: LogHeader = LogHeader(), options: LogWriterOptions = LogWriterOptions()) throws {
+    init(path: String, header: LogHeader, options: LogWriterOptions) throws {
         self.path = path
         self.options = options
         if path == "-" {
@@ -92,16 +192,17 @@ public final class LogWriter: ExchangeSink {
         head.u32le(UInt32(meta.bytes.count))
         head.bytes.append(contentsOf: meta.bytes)
         head.u32le(meta.bytes.withUnsafeBytes { harness_crc32c(0, $0.baseAddress, $0.count) })
-        try writeAll(head.bytes)
+        do {
+            try writeAll(head.bytes)
+        } catch {
+            closeFile()
+            throw error
+        }
     }
 
-    deinit {
-        if !closed && ownsFD { Glibc.close(fd) }
-    }
+    deinit { closeFile() }
 
-    /// Adds one exchange. It reaches the file with its block.
-    public func append(_ exchange: Exchange) throws {
-        guard !closed else { throw HarnessError(.io, "append after close", path: path) }
+    func append(_ exchange: Exchange) throws {
         if blockRecords == 0 { blockStartedAt = Clock.nowMicros() }
         blockRecords += encoder.encode(exchange, into: &block)
         appended += 1
@@ -116,21 +217,18 @@ public final class LogWriter: ExchangeSink {
         }
     }
 
-    /// Writes the block in progress when it is older than the flush interval (call on a timer).
-    public func flushIfDue() throws {
+    func flushIfDue() throws {
         if blockRecords > 0 && Clock.nowMicros() - blockStartedAt >= options.flushIntervalMicros { try writeBlock() }
     }
 
-    /// Writes the block in progress now.
-    public func flush() throws {
+    func flush() throws {
         if blockRecords > 0 { try writeBlock() }
     }
 
-    /// Flushes, syncs and closes the file.
-    public func close() throws {
-        guard !closed else { return }
-        try flush()
-        closed = true
+    /// Syncs and closes the file (idempotent).
+    func closeFile() {
+        guard !fileClosed else { return }
+        fileClosed = true
         if ownsFD {
             fsync(fd)
             Glibc.close(fd)
@@ -173,6 +271,7 @@ public final class LogWriter: ExchangeSink {
     }
 
     private func writeAll(_ bytes: [UInt8]) throws {
+        guard !fileClosed else { throw HarnessError(.io, "write after close", path: path) }
         var done = 0
         while done < bytes.count {
             let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }

@@ -126,7 +126,7 @@ struct CaptureCommand: AsyncParsableCommand {
         if !backPorts.isEmpty { header["back_ports"] = backPorts.map(String.init).joined(separator: ",") }
         let redactor = try redaction.makeRedactor()
         if let redactor { header["redacted"] = redactor.headerDescription }
-        let writer = try LogWriter(path: outPath, header: header)
+        let writer = try LogWriter(path: outPath, header: header, options: LogWriterOptions(background: true))
         if let user { try PrivilegeDrop.become(user, handingOver: [outPath]) }
         let options = CaptureOptions(
             frontPorts: Set(frontPorts), backPorts: Set(backPorts), maxBody: maxBody, maxConnections: maxConnections,

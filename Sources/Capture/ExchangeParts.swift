@@ -1,0 +1,92 @@
+internal import HarnessCore
+
+/// What a finished exchange is made of, as the connection found it: the request (with its
+/// pairing state) and the final response. `build()` turns it into the log's `Exchange`; it is
+/// pure, so the capture loop can leave it to the log writer's thread (`ExchangeSink.append(batch:)`).
+struct ExchangeParts: Sendable {
+    var pending: PendingExchange
+    var response: HTTPMessage?
+    var leg: Leg
+    var connection: ConnectionInfo
+
+    var id: UInt64 { pending.id }
+    var hasLink: Bool { pending.link != nil }
+
+    /// The response switched the connection to a tunnel (101, CONNECT 2xx).
+    var isTunnel: Bool {
+        guard let r = response else { return false }
+        return r.status == 101 || (pending.request.method == "CONNECT" && r.status >= 200 && r.status < 300)
+    }
+
+    var incomplete: Bool {
+        !pending.requestDone || !pending.request.complete || response == nil || !(response?.complete ?? false)
+    }
+
+    var gapBytes: UInt64 { pending.request.gapBytes + (response?.gapBytes ?? 0) }
+
+    /// As `Exchange.isComplete`.
+    var isComplete: Bool { response != nil && !incomplete && gapBytes == 0 }
+
+    var hasTruncatedBody: Bool { pending.request.truncation != nil || response?.truncation != nil }
+
+    func build() -> Exchange {
+        let p = pending
+        let q = p.request
+        var framing: Framing = []
+        if q.chunked { framing.insert(.requestChunked) }
+        if q.contentLength { framing.insert(.requestContentLength) }
+        var flags = Flags()
+        flags.incomplete = incomplete
+        flags.gapBytes = gapBytes
+        flags.snaplenTruncated = q.snaplenTruncated || (response?.snaplenTruncated ?? false)
+        flags.parseError = q.parseError ?? response?.parseError ?? p.responseParseError
+        flags.midStream = q.resynchronized || (response?.resynchronized ?? false)
+        let request = Request(
+            method: q.method, target: q.target, version: q.version, headers: q.headers, body: q.body,
+            bodyTruncation: q.truncation, trailers: q.trailers)
+        var timing = Timing(requestStart: q.startTime, requestEnd: p.requestDone ? q.endTime : 0)
+        var resp: Response?
+        if let r = response {
+            if r.chunked { framing.insert(.responseChunked) }
+            if r.contentLength { framing.insert(.responseContentLength) }
+            if r.closeDelimited { framing.insert(.responseCloseDelimited) }
+            if r.status == 101 {
+                framing.insert(.upgrade)
+            } else if q.method == "CONNECT" && r.status >= 200 && r.status < 300 {
+                framing.insert(.connectTunnel)
+            }
+            if Self.keepsAlive(q, r) { framing.insert(.keepAlive) }
+            resp = Response(
+                status: r.status, reason: r.reason, version: r.version, headers: r.headers, body: r.body,
+                bodyTruncation: r.truncation, trailers: r.trailers, interim: p.interim)
+            timing.responseStart = r.startTime
+            timing.responseEnd = r.endTime
+        }
+        if p.continueSeen && q.headers.first("expect")?.lowercased() == "100-continue" { framing.insert(.continueSeen) }
+        // A body with a hole keeps only the bytes before it: say how long it really was.
+        var annotations: [Annotation] = []
+        if q.gapBytes > 0 && q.bodyLength > UInt64(q.body.count) && q.truncation == nil {
+            annotations.append(Annotation("request_body_length", String(q.bodyLength)))
+        }
+        if let r = response, r.gapBytes > 0 && r.bodyLength > UInt64(r.body.count) && r.truncation == nil {
+            annotations.append(Annotation("response_body_length", String(r.bodyLength)))
+        }
+        return Exchange(
+            id: p.id, leg: leg, connection: connection, sequence: p.sequence, timing: timing, request: request,
+            response: resp, framing: framing, flags: flags, link: p.link, annotations: annotations)
+    }
+
+    static func keepsAlive(_ q: HTTPMessage, _ r: HTTPMessage) -> Bool {
+        if r.closeDelimited { return false }
+        let qc = q.fieldMask & HTTPHeadParser.maskConnection != 0
+        let rc = r.fieldMask & HTTPHeadParser.maskConnection != 0
+        if (qc && q.headers.containsToken("connection", "close")) || (rc && r.headers.containsToken("connection", "close")) {
+            return false
+        }
+        if r.version.minor == 0 || q.version.minor == 0 {
+            return (qc && q.headers.containsToken("connection", "keep-alive"))
+                || (rc && r.headers.containsToken("connection", "keep-alive"))
+        }
+        return true
+    }
+}
