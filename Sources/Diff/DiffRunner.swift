@@ -9,8 +9,8 @@ import HarnessCore
 /// aggregate is bounded by the number of groups. A replay that runs more than `window` records
 /// out of the original's order reports the stragglers as `unpaired`; raise `--window`.
 final class DiffRunner {
-    private let left: LogReader
-    private let right: LogReader
+    private let left: LogScanner
+    private let right: LogScanner
     private var leftSource: RecordSource?
     private var rightSource: RecordSource?
     private let options: DiffOptions
@@ -21,25 +21,30 @@ final class DiffRunner {
     private var lseq = 0, rseq = 0
     private var leftEOF = false, rightEOF = false
 
-    private var leftFronts: [UInt64: (front: Prepared, seq: Int)] = [:]
+    private var leftFronts: [UInt64: (front: Scanned, seq: Int)] = [:]
     private var leftFrontOrder = FIFO<(key: UInt64, seq: Int)>()
-    private var leftBacks: [UInt64: [Prepared]] = [:]
+    private var leftBacks: [UInt64: [Scanned]] = [:]
     private var leftBackOrder = FIFO<(frontID: UInt64, seq: Int)>()
-    private var pending = FIFO<(front: Prepared, seq: Int)>()
+    private var pending = FIFO<(front: Scanned, seq: Int)>()
     private var waitReads = 0
-    private var rightBacks: [UInt64: [Prepared]] = [:]
+    private var rightBacks: [UInt64: [Scanned]] = [:]
     private var rightBackOrder = FIFO<(frontID: UInt64, seq: Int)>()
-    private var ready = FIFO<(left: Prepared, lseq: Int, right: Prepared, rseq: Int)>()
+    private var ready = FIFO<(left: Scanned, lseq: Int, right: Scanned, rseq: Int)>()
+    private let noise: NoiseRules
+    /// Pairs the fast path settled (no exchange decoded), for tests and benchmarks.
+    private(set) var fastPairs = 0
+    private(set) var fullPairs = 0
     private var lastBackend: Endpoint?
     private let routes = RouteTemplate.Cache()
 
     init(originalPath: String, resultPath: String, options: DiffOptions) throws {
-        left = try LogReader(path: originalPath)
-        right = try LogReader(path: resultPath)
+        left = try LogScanner(path: originalPath)
+        right = try LogScanner(path: resultPath)
         self.options = options
         leftIsResult = options.originalIsResult
         let noise = try options.rulesPath.map { try NoiseRules(path: $0) } ?? NoiseRules()
         if let extra = options.extraRulesYAML { noise.merge(try NoiseRules(yaml: extra, name: "<baseline rules>")) }
+        self.noise = noise
         var mappings = options.originMappings + OriginMapping.parse(right.header["origin_map"] ?? "")
         var targets = [right.header["target"]].compactMap { $0 }
         if leftIsResult {
@@ -58,11 +63,9 @@ final class DiffRunner {
 
     func run() throws -> DiffReport {
         let isResult = leftIsResult
-        leftSource = RecordSource(reader: left) { e in
-            if e.leg == .back { return isResult ? e.replayOf : e.id }
-            return isResult ? e.replayOf : e.id
-        }
-        rightSource = RecordSource(reader: right) { $0.replayOf }
+        let digester = RecordDigester(rules: noise.base(), keepTarget: noise.hasRouteRules)
+        leftSource = RecordSource(scanner: left, digester: digester) { e in isResult ? e.replayOf : e.id }
+        rightSource = RecordSource(scanner: right, digester: digester) { $0.replayOf }
         while !rightEOF {
             try readRight()
             try resolve()
@@ -81,6 +84,8 @@ final class DiffRunner {
             throw HarnessError(.badInput, "the original recording is damaged: \(d.reason)", path: left.path, location: "byte offset \(d.offset)")
         }
         aggregator.report.notReplayed += leftFronts.count
+        options.statistics?.fastPairs = fastPairs
+        options.statistics?.fullPairs = fullPairs
         return aggregator.finish()
     }
 
@@ -89,13 +94,13 @@ final class DiffRunner {
     private func readLeft() throws {
         guard !leftEOF else { return }
         guard let p = try leftSource?.next() else { leftEOF = true; return }
-        let e = p.exchange
+        let e = p
         lseq += 1
         if e.leg == .back {
-            guard let frontID = e.link?.frontID else { return }
-            if !leftIsResult, e.connection.server != lastBackend {
-                lastBackend = e.connection.server
-                comparator.origins.addBackendIfUnknown((e.connection.tls ? "https://" : "http://") + e.connection.server.description)
+            guard let frontID = e.linkFrontID else { return }
+            if !leftIsResult, e.server != lastBackend {
+                lastBackend = e.server
+                comparator.origins.addBackendIfUnknown((e.tls ? "https://" : "http://") + e.server.description)
             }
             leftBacks[frontID, default: []].append(p)
             leftBackOrder.push((frontID, lseq))
@@ -113,7 +118,7 @@ final class DiffRunner {
             leftFrontOrder.pop()
             if let f = leftFronts[h.key], f.seq == h.seq {
                 leftFronts[h.key] = nil
-                leftBacks[f.front.exchange.id] = nil
+                leftBacks[f.front.id] = nil
                 aggregator.report.notReplayed += 1
             }
         }
@@ -125,10 +130,10 @@ final class DiffRunner {
 
     private func readRight() throws {
         guard let p = try rightSource?.next() else { rightEOF = true; return }
-        let e = p.exchange
+        let e = p
         rseq += 1
         if e.leg == .back {
-            guard let frontID = e.link?.frontID else { standalone(p); return }
+            guard let frontID = e.linkFrontID else { standalone(p); return }
             rightBacks[frontID, default: []].append(p)
             rightBackOrder.push((frontID, rseq))
             let horizon = rseq - options.window
@@ -176,22 +181,30 @@ final class DiffRunner {
         }
     }
 
-    private func compare(_ l: Prepared, _ r: Prepared) {
-        let o = ExchangeUnit(front: l, backs: leftBacks.removeValue(forKey: l.exchange.id) ?? [])
-        let rep = ExchangeUnit(front: r, backs: rightBacks.removeValue(forKey: r.exchange.id) ?? [])
-        let oe = l.exchange
-        if oe.error == nil && (oe.response == nil || oe.flags.incomplete) {
+    private func compare(_ l: Scanned, _ r: Scanned) {
+        let lBacks = leftBacks.removeValue(forKey: l.id) ?? []
+        let rBacks = rightBacks.removeValue(forKey: r.id) ?? []
+        if !l.hasError && (!l.hasResponse || l.incomplete) {
             aggregator.report.skipped += 1
             return
         }
-        let route = routes.of(method: oe.request.method, path: l.path)
+        if options.fastPath && comparator.fastEqual(l, lBacks, r, rBacks, noise: noise) {
+            fastPairs += 1
+            aggregator.addEqual(originalLatency: l.latency, replayedLatency: r.hasError ? nil : r.latency)
+            return
+        }
+        fullPairs += 1
+        let o = ExchangeUnit(front: l.prepared, backs: lBacks.map(\.prepared))
+        let rep = ExchangeUnit(front: r.prepared, backs: rBacks.map(\.prepared))
+        let route = routes.of(method: o.front.exchange.request.method, path: o.front.path)
         aggregator.add(original: o, replayed: rep, route: route, diffs: comparator.compare(o, rep))
     }
 
     /// A replayed backend call that joins no compared pair: only an unmatched one is a difference.
-    private func standalone(_ b: Prepared) {
+    private func standalone(_ s: Scanned) {
+        guard s.replayOf == nil || s.unmatched else { return }
+        let b = s.prepared
         let e = b.exchange
-        guard e.replayOf == nil || e.annotation("unmatched") != nil else { return }
         let hint = e.request.path.contains("//") ? " (double slash)" : ""
         let d = Difference(
             .backendUnmatched, "backend unmatched \(e.request.method) \(RouteTemplate.collapsePath(e.request.path))\(hint)",

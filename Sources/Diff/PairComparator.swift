@@ -10,7 +10,7 @@ struct PairComparator {
     let rules: NoiseRules
     var globalOffsetMicros: Int64?
     /// Host values already known to normalise to `{front}` (skips the origin table per pair).
-    private let frontCache = HostSet()
+    let frontCache = HostSet()
     private var knownFront: HostSet { frontCache }
 
     func compare(_ o: ExchangeUnit, _ r: ExchangeUnit) -> [Difference] {

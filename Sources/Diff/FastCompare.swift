@@ -1,0 +1,122 @@
+import HarnessCore
+
+/// The fast path: decides from the scanned facts alone that a pair has no difference.
+///
+/// Conservative by construction: it answers true only where the detailed comparison
+/// (`compare(_:_:)`) would report nothing, and false ("look closer") for anything it does not
+/// model: errors, status changes, a route rule in force, a front Host that would extend the
+/// origin table, redacted values, Connection headers listing fields, truncated bodies, raw
+/// differences in time-shifted headers, any backend call unmatched or missing. Heads compare by
+/// digest (`RecordDigester`); Location-like and origin- or client-dependent fields are normalised
+/// here exactly as the detailed path does.
+extension PairComparator {
+    func fastEqual(_ o: Scanned, _ oBacks: [Scanned], _ r: Scanned, _ rBacks: [Scanned], noise: NoiseRules) -> Bool {
+        if o.hasError || r.hasError || !o.hasResponse || !r.hasResponse || o.status != r.status { return false }
+        let oh = o.head, rh = r.head
+        if oh.slow || rh.slow || oh.sum != rh.sum || oh.fields != rh.fields { return false }
+        if !Self.sameBody(oh, rh, response: true) { return false }
+        if !hostIsKnownFront(o.host, tls: o.tls) || !hostIsKnownFront(r.host, tls: r.tls) { return false }
+        let rules: ResolvedRules
+        if noise.hasRouteRules {
+            guard let m = o.method, let t = o.target else { return false }
+            rules = noise.resolve(method: m, path: Prepared.path(of: Request(method: m, target: t)))
+            if rules.routed { return false }
+        } else {
+            rules = noise.resolve(method: "", path: "")
+        }
+        let comparer = HeaderComparer(
+            rules: rules, origins: origins, original: Self.context(o), replayed: Self.context(r), globalOffsetMicros: globalOffsetMicros)
+        if !locationsEqual(oh.locations, rh.locations, comparer) { return false }
+        if !Self.specialsEqual(oh.specials, rh.specials, comparer) { return false }
+
+        var matched: [UInt64] = []
+        for rb in rBacks {
+            guard let key = rb.replayOf, !rb.unmatched else { return false }
+            guard let ob = oBacks.first(where: { $0.key == key }) else { continue }
+            matched.append(key)
+            if !backendEqual(ob, rb, comparer, noise: noise) { return false }
+        }
+        for ob in oBacks where !matched.contains(ob.key ?? ob.id) { return false }
+        return true
+    }
+
+    private func backendEqual(_ ob: Scanned, _ rb: Scanned, _ comparer: HeaderComparer, noise: NoiseRules) -> Bool {
+        if ob.methodHash != rb.methodHash || ob.targetHash != rb.targetHash { return false }
+        let a = ob.head, b = rb.head
+        if a.slow || b.slow || a.sum != b.sum || a.fields != b.fields { return false }
+        if !Self.sameBody(a, b, response: false) { return false }
+        if ob.host != rb.host {
+            let na = ob.host.map { comparer.origins.normalizeAuthority($0, tls: ob.tls) }
+            let nb = rb.host.map { comparer.origins.normalizeAuthority($0, tls: rb.tls) }
+            if na != nb { return false }
+        }
+        if noise.hasRouteRules {
+            guard let m = ob.method, let t = ob.target else { return false }
+            if noise.resolve(method: m, path: Prepared.path(of: Request(method: m, target: t))).routed { return false }
+        }
+        return Self.specialsEqual(a.specials, b.specials, comparer)
+    }
+
+    /// Raw bodies equal (two hashes and the length) with the same content-encoding: the detailed
+    /// path finds them equal too (byte-equal, or equal decoded digests).
+    static func sameBody(_ a: HeadDigest, _ b: HeadDigest, response: Bool) -> Bool {
+        if a.truncated || b.truncated { return false }
+        if a.body != b.body { return false }
+        if !response && a.body.length == 0 { return true }
+        return a.encodingHash == b.encodingHash
+    }
+
+    /// Mirrors `originsFor`: true when the Host needs no addition to the origin table.
+    private func hostIsKnownFront(_ h: String?, tls: Bool) -> Bool {
+        guard let h else { return true }
+        if frontCache.contains(h) { return true }
+        guard origins.normalizeAuthority(h, tls: tls) == OriginTable.front else { return false }
+        if frontCache.count < 1_000 { frontCache.insert(h) }
+        return true
+    }
+
+    static func context(_ s: Scanned) -> SideContext {
+        SideContext(clientHost: s.clientHost, frontScheme: s.tls ? "https" : "http", frontPort: s.server.port, startMicros: s.timing.requestStart)
+    }
+
+    private func locationsEqual(_ a: [String?], _ b: [String?], _ comparer: HeaderComparer) -> Bool {
+        guard a.count == b.count else { return false }
+        var oa: Headers = [], ob: Headers = []
+        for (i, name) in ["Location", "Content-Location", "Refresh"].enumerated() where i < a.count {
+            if a[i] == b[i] { continue }
+            guard let x = a[i], let y = b[i] else { return false }
+            oa.append(HeaderField(name, x))
+            ob.append(HeaderField(name, y))
+        }
+        if oa.isEmpty { return true }
+        var diffs: [Difference] = []
+        compareLocations(oa, ob, headers: comparer, into: &diffs)
+        return diffs.isEmpty
+    }
+
+    /// Pair-dependent fields, in wire order on both sides: same names, values equal as normalised.
+    static func specialsEqual(_ a: [(name: String, value: String)], _ b: [(name: String, value: String)], _ c: HeaderComparer) -> Bool {
+        guard a.count == b.count else { return false }
+        for i in 0..<a.count {
+            let x = a[i], y = b[i]
+            guard x.name == y.name else { return false }
+            if x.value == y.value && !clientDependent.contains(x.name) { continue }
+            if c.rules.timeShifted.contains(x.name) || isRedacted(x.value) || isRedacted(y.value) {
+                if x.value == y.value { continue }
+                return false
+            }
+            if c.normalize(x.name, x.value, side: c.original) != c.normalize(y.name, y.value, side: c.replayed) { return false }
+        }
+        return true
+    }
+
+    /// Normalised against the side's own front connection (equal raw values may differ).
+    static let clientDependent: Set<String> = [
+        "x-forwarded-for", "forwarded-for", "x-forwarded-proto", "x-forwarded-scheme", "x-forwarded-port", "x-forwarded-host",
+        "x-forwarded-server",
+    ]
+
+    static func isRedacted(_ v: String) -> Bool {
+        v.trimmingWhitespace().hasPrefix(NoiseDefaults.redactedPrefix)
+    }
+}

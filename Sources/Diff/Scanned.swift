@@ -1,0 +1,325 @@
+import HarnessCore
+
+/// One record as the join holds it: the facts the fast path compares (computed on the reader's
+/// thread by `RecordDigester`, no string per header), and a detached copy of the record from
+/// which the full exchange is decoded only when a pair needs the detailed comparison.
+final class Scanned {
+    let id: UInt64
+    let leg: Leg
+    let linkFrontID: UInt64?
+    let replayOf: UInt64?
+    /// The key a partner uses to find this exchange (original: id; result log: replayOf).
+    let key: UInt64?
+    let hasError: Bool
+    let hasResponse: Bool
+    let incomplete: Bool
+    let status: UInt16
+    let unmatched: Bool
+    let timing: Timing
+    let tls: Bool
+    let server: Endpoint
+    let clientHost: String
+    /// Fronts: the response head; backs: the request head (what the diff compares of each).
+    let head: HeadDigest
+    /// First `Host` of the request.
+    let host: String?
+    /// Hash and length of method and target (backs compare them).
+    let methodHash: UInt64
+    let targetHash: UInt64
+    /// Method and target when route rules need them (`RecordDigester.keepTarget`).
+    let method: String?
+    let target: String?
+
+    private let store: DetachedRecords
+    private let index: Int
+    private var materialized: Prepared?
+
+    init(scanner: LogScanner, digester: inout RecordDigester, key: UInt64?, store: DetachedRecords, index: Int) {
+        let r = scanner.record
+        id = r.id
+        leg = r.leg
+        linkFrontID = r.linkFrontID
+        replayOf = r.replayOf
+        self.key = key
+        hasError = r.hasError
+        hasResponse = r.hasResponse
+        incomplete = r.incomplete
+        status = r.status
+        timing = r.timing
+        tls = r.tls
+        server = Endpoint(host: String(decoding: r.serverHost, as: UTF8.self), port: r.serverPort)
+        clientHost = String(decoding: r.clientHost, as: UTF8.self)
+        var unmatched = false
+        for k in scanner.annotationKeys[r.annotationKeys] where RecordDigester.equal(k, RecordDigester.unmatchedKey) {
+            unmatched = true
+        }
+        self.unmatched = unmatched
+        let d = digester.digest(scanner: scanner, front: r.leg != .back)
+        head = d.head
+        host = d.host
+        methodHash = RecordDigester.hash(r.method)
+        targetHash = RecordDigester.hash(r.target)
+        if digester.keepTarget {
+            method = String(decoding: r.method, as: UTF8.self)
+            target = String(decoding: r.target, as: UTF8.self)
+        } else {
+            method = nil
+            target = nil
+        }
+        self.store = store
+        self.index = index
+    }
+
+    /// The full exchange (decoded from the detached copy on first use).
+    var prepared: Prepared {
+        if let p = materialized { return p }
+        let e: Exchange
+        do {
+            e = try store.exchange(index)
+        } catch {
+            // The scan validated the record; a detached copy that does not decode is a bug, but
+            // never a trap on input: compare an empty exchange instead.
+            e = Exchange(id: id, leg: leg, request: Request(method: "", target: ""))
+        }
+        let p = Prepared(e, key: key)
+        materialized = p
+        return p
+    }
+
+    /// Drops the decoded exchange (after a slow comparison) so buffered records stay small.
+    func release() { materialized = nil }
+
+    var latency: Int64? { timing.latency }
+}
+
+/// What the fast path compares of one head (fronts: response; backs: request), see
+/// `RecordDigester.digest`.
+struct HeadDigest {
+    /// Order-insensitive across names, order-sensitive within a name: the compared fields'
+    /// lowercased names, occurrence numbers and values as the comparison normalises them.
+    var sum: UInt64 = 0
+    var fields = 0
+    /// Fields whose comparison depends on the pair (origins, client, time offset), compared by
+    /// the join in wire order.
+    var specials: [(name: String, value: String)] = []
+    /// Location, Content-Location, Refresh (first values; responses only).
+    var locations: [String?] = []
+    /// Something the fast path does not handle (a Connection header listing other fields,
+    /// redacted values, non-ASCII where trimming or product names are involved): compare in full.
+    var slow = false
+    /// The body as recorded, its content-encoding (first value) and whether it was cut.
+    var body = BodyDigest(length: 0, h1: 0, h2: 0)
+    var encodingHash: UInt64 = 0
+    var truncated = false
+}
+
+/// Computes `HeadDigest`s on a reader's thread. Classifies each header name once per segment
+/// under the base rules (the rules in force where no route rule matches).
+struct RecordDigester {
+    enum Kind: UInt8 { case skip, plain, product, cookie, special, connection, location, host, encoding }
+
+    struct NameInfo {
+        var kind: Kind
+        var hash: UInt64
+        var lower: String
+    }
+
+    let ignored: Set<String>
+    let timeShifted: Set<String>
+    let productOnly: Set<String>
+    let keepTarget: Bool
+    private var segment = -1
+    private var frontNames: [NameInfo?] = []
+    private var backNames: [NameInfo?] = []
+    private var occurrences: [UInt64] = []
+
+    static let unmatchedKey = Array("unmatched".utf8)
+
+    init(rules: ResolvedRules, keepTarget: Bool) {
+        ignored = rules.ignored
+        timeShifted = rules.timeShifted
+        productOnly = rules.productOnly
+        self.keepTarget = keepTarget
+    }
+
+    static func equal(_ a: UnsafeBufferPointer<UInt8>, _ b: [UInt8]) -> Bool {
+        a.count == b.count && a.elementsEqual(b)
+    }
+
+    static func hash(_ b: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325 ^ UInt64(b.count)
+        guard let p = b.baseAddress else { return h }
+        var i = 0
+        let n = b.count
+        while i + 8 <= n {
+            h = (h ^ UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self)) &* 0x0000_0100_0000_01b3
+            h ^= h >> 29
+            i += 8
+        }
+        while i < n {
+            h = (h ^ UInt64(p[i])) &* 0x0000_0100_0000_01b3
+            i += 1
+        }
+        return mix(h)
+    }
+
+    static func mix(_ x: UInt64) -> UInt64 {
+        var z = x &+ 0x9e37_79b9_7f4a_7c15
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
+    }
+
+    private mutating func info(_ scanner: LogScanner, _ index: Int, front: Bool) -> NameInfo {
+        if scanner.segment != segment {
+            segment = scanner.segment
+            // Static names keep their meaning across segments; only table names change.
+            let s = LogFormat.staticHeaderNames.count
+            if frontNames.count > s { frontNames.removeSubrange(s...) }
+            if backNames.count > s { backNames.removeSubrange(s...) }
+        }
+        if index < (front ? frontNames.count : backNames.count), let i = front ? frontNames[index] : backNames[index] { return i }
+        let lower = (scanner.name(index) ?? "").lowercased()
+        let kind = classify(lower, front: front)
+        var l = lower
+        let i = NameInfo(kind: kind, hash: l.withUTF8 { Self.hash($0) }, lower: lower)
+        if front {
+            while frontNames.count <= index { frontNames.append(nil) }
+            frontNames[index] = i
+        } else {
+            while backNames.count <= index { backNames.append(nil) }
+            backNames[index] = i
+        }
+        return i
+    }
+
+    private func classify(_ n: String, front: Bool) -> Kind {
+        if n == "connection" { return .connection }
+        if n == "host" && !front { return .host }
+        if front && NoiseDefaults.locationHeaders.contains(n) { return .location }
+        if NoiseDefaults.hopByHop.contains(n) || ignored.contains(n) { return .skip }
+        if n == "content-encoding" { return .encoding }
+        if n == "set-cookie" { return .cookie }
+        if timeShifted.contains(n) || HeaderComparer.specialNames.contains(n) { return .special }
+        if productOnly.contains(n) { return .product }
+        return .plain
+    }
+
+    /// The digest of a record's compared head (fronts: response; backs: request) and the first
+    /// request Host.
+    mutating func digest(scanner: LogScanner, front: Bool) -> (head: HeadDigest, host: String?) {
+        let r = scanner.record
+        var host: String?
+        var d = HeadDigest()
+        // The request Host (fronts: origins; backs: compared by authority).
+        for f in scanner.fields[r.requestFields] {
+            let i = info(scanner, f.name, front: false)
+            if i.kind == .host {
+                host = String(decoding: f.value, as: UTF8.self)
+                break
+            }
+        }
+        let range: Range<Int>
+        if front {
+            guard r.hasResponse else { return (d, host) }
+            range = r.responseFields
+            d.body = scanner.bodyPrint(r.responseBody)
+            d.truncated = r.responseTruncated
+            d.locations = [nil, nil, nil]
+        } else {
+            range = r.requestFields
+            d.body = scanner.bodyPrint(r.requestBody)
+            d.truncated = r.requestTruncated
+        }
+        occurrences.removeAll(keepingCapacity: true)
+        var sawEncoding = false
+        for f in scanner.fields[range] {
+            let i = info(scanner, f.name, front: front)
+            switch i.kind {
+            case .skip, .host:
+                continue
+            case .connection:
+                if !Self.onlyPlainConnectionTokens(f.value) { d.slow = true }
+                continue
+            case .location:
+                let slot = i.lower == "location" ? 0 : i.lower == "content-location" ? 1 : 2
+                if d.locations[slot] == nil { d.locations[slot] = String(decoding: f.value, as: UTF8.self) }
+                continue
+            case .special:
+                d.specials.append((i.lower, String(decoding: f.value, as: UTF8.self)))
+                continue
+            case .encoding:
+                if !sawEncoding {
+                    sawEncoding = true
+                    d.encodingHash = Self.hash(f.value) | 1
+                }
+            case .plain, .product, .cookie:
+                break
+            }
+            var occ: UInt64 = 0
+            for o in occurrences where o == i.hash { occ += 1 }
+            occurrences.append(i.hash)
+            let v: UInt64
+            if i.kind == .cookie {
+                v = Self.hash(f.value)
+            } else {
+                guard let t = Self.trimmed(f.value) else {
+                    d.slow = true
+                    continue
+                }
+                if i.kind == .product {
+                    var n = 0
+                    while n < t.count && t[n] != UInt8(ascii: "/") && t[n] != UInt8(ascii: " ") {
+                        if t[n] >= 0x80 { d.slow = true }
+                        n += 1
+                    }
+                    // A combining mark after the stop makes one character of it (compare in full).
+                    if n + 1 < t.count && t[n + 1] >= 0x80 { d.slow = true }
+                    v = Self.hash(UnsafeBufferPointer(rebasing: t[0..<n]))
+                } else {
+                    v = Self.hash(t)
+                }
+            }
+            d.sum &+= Self.mix(i.hash &+ Self.mix(v ^ (occ &* 0x2545_f491_4f6c_dd1d)))
+            d.fields += 1
+        }
+        return (d, host)
+    }
+
+    /// The value without surrounding spaces and tabs, as `trimmingWhitespace` compares it; nil
+    /// when byte and character trimming could disagree (a combining mark after a leading space)
+    /// or the value is a redacted token (compared by the detailed path).
+    static func trimmed(_ v: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8>? {
+        var lo = 0, hi = v.count
+        while lo < hi && (v[lo] == 0x20 || v[lo] == 0x09) { lo += 1 }
+        while hi > lo && (v[hi - 1] == 0x20 || v[hi - 1] == 0x09) { hi -= 1 }
+        if lo > 0 && lo < hi && v[lo] >= 0x80 { return nil }
+        let t = UnsafeBufferPointer(rebasing: v[lo..<hi])
+        if t.count >= redacted.count && t[0] == UInt8(ascii: "r") && equal(UnsafeBufferPointer(rebasing: t[0..<redacted.count]), redacted) {
+            return nil
+        }
+        return t
+    }
+
+    static let redacted = Array(NoiseDefaults.redactedPrefix.utf8)
+
+    /// Connection tokens that name no other header (keep-alive, close, upgrade).
+    static func onlyPlainConnectionTokens(_ v: UnsafeBufferPointer<UInt8>) -> Bool {
+        var start = 0
+        while start <= v.count {
+            var end = start
+            while end < v.count && v[end] != UInt8(ascii: ",") { end += 1 }
+            var lo = start, hi = end
+            while lo < hi && (v[lo] == 0x20 || v[lo] == 0x09) { lo += 1 }
+            while hi > lo && (v[hi - 1] == 0x20 || v[hi - 1] == 0x09) { hi -= 1 }
+            let t = UnsafeBufferPointer(rebasing: v[lo..<hi])
+            if !(ASCIICase.equal(t, keepAlive) || ASCIICase.equal(t, close) || ASCIICase.equal(t, upgrade)) { return false }
+            start = end + 1
+        }
+        return true
+    }
+
+    static let keepAlive = Array("keep-alive".utf8)
+    static let close = Array("close".utf8)
+    static let upgrade = Array("upgrade".utf8)
+}
