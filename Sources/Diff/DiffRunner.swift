@@ -23,11 +23,11 @@ final class DiffRunner {
 
     private var leftFronts: [UInt64: (front: Scanned, seq: Int)] = [:]
     private var leftFrontOrder = FIFO<(key: UInt64, seq: Int)>()
-    private var leftBacks: [UInt64: [Scanned]] = [:]
+    private var leftBacks: [UInt64: BackList] = [:]
     private var leftBackOrder = FIFO<(frontID: UInt64, seq: Int)>()
     private var pending = FIFO<(front: Scanned, seq: Int)>()
     private var waitReads = 0
-    private var rightBacks: [UInt64: [Scanned]] = [:]
+    private var rightBacks: [UInt64: BackList] = [:]
     private var rightBackOrder = FIFO<(frontID: UInt64, seq: Int)>()
     private var ready = FIFO<(left: Scanned, lseq: Int, right: Scanned, rseq: Int)>()
     private let noise: NoiseRules
@@ -102,7 +102,7 @@ final class DiffRunner {
                 lastBackend = e.server
                 comparator.origins.addBackendIfUnknown((e.tls ? "https://" : "http://") + e.server.description)
             }
-            leftBacks[frontID, default: []].append(p)
+            leftBacks[frontID, default: BackList()].append(p)
             leftBackOrder.push((frontID, lseq))
         } else {
             guard let key = p.key else { return }
@@ -134,7 +134,7 @@ final class DiffRunner {
         rseq += 1
         if e.leg == .back {
             guard let frontID = e.linkFrontID else { standalone(p); return }
-            rightBacks[frontID, default: []].append(p)
+            rightBacks[frontID, default: BackList()].append(p)
             rightBackOrder.push((frontID, rseq))
             let horizon = rseq - options.window
             while let h = rightBackOrder.first, h.seq < horizon {
@@ -182,8 +182,8 @@ final class DiffRunner {
     }
 
     private func compare(_ l: Scanned, _ r: Scanned) {
-        let lBacks = leftBacks.removeValue(forKey: l.id) ?? []
-        let rBacks = rightBacks.removeValue(forKey: r.id) ?? []
+        let lBacks = leftBacks.removeValue(forKey: l.id) ?? BackList()
+        let rBacks = rightBacks.removeValue(forKey: r.id) ?? BackList()
         if !l.hasError && (!l.hasResponse || l.incomplete) {
             aggregator.report.skipped += 1
             return
@@ -215,18 +215,42 @@ final class DiffRunner {
     }
 }
 
-/// A queue over an array with a moving head (amortised O(1), compacts itself).
+/// The backend calls of one front: the first inline (no array for the usual single call).
+struct BackList: RandomAccessCollection {
+    private var head: Scanned?
+    private var rest: [Scanned] = []
+    init() {}
+    var startIndex: Int { 0 }
+    var endIndex: Int { head == nil ? 0 : 1 + rest.count }
+    subscript(i: Int) -> Scanned {
+        if i == 0, let head { return head }
+        return rest[i - 1]
+    }
+    mutating func append(_ s: Scanned) {
+        if head == nil { head = s } else { rest.append(s) }
+    }
+}
+
+/// A queue over a ring of slots (amortised O(1); a popped element is released at once).
 struct FIFO<T> {
-    private var items: [T] = []
+    private var slots: [T?] = Array(repeating: nil, count: 16)
     private var head = 0
-    var first: T? { head < items.count ? items[head] : nil }
-    var count: Int { items.count - head }
-    mutating func push(_ x: T) { items.append(x) }
-    mutating func pop() {
-        head += 1
-        if head >= 4_096 && head * 2 >= items.count {
-            items.removeFirst(head)
+    private(set) var count = 0
+    var first: T? { count > 0 ? slots[head] : nil }
+    mutating func push(_ x: T) {
+        if count == slots.count {
+            var grown: [T?] = Array(repeating: nil, count: slots.count * 2)
+            for i in 0..<count { grown[i] = slots[(head + i) & (slots.count - 1)] }
+            slots = grown
             head = 0
         }
+        slots[(head + count) & (slots.count - 1)] = x
+        count += 1
+    }
+    mutating func pop() {
+        guard count > 0 else { return }
+        slots[head] = nil
+        head = (head + 1) & (slots.count - 1)
+        count -= 1
     }
 }

@@ -10,7 +10,7 @@ import HarnessCore
 /// digest (`RecordDigester`); Location-like and origin- or client-dependent fields are normalised
 /// here exactly as the detailed path does.
 extension PairComparator {
-    func fastEqual(_ o: Scanned, _ oBacks: [Scanned], _ r: Scanned, _ rBacks: [Scanned], noise: NoiseRules) -> Bool {
+    func fastEqual(_ o: Scanned, _ oBacks: BackList, _ r: Scanned, _ rBacks: BackList, noise: NoiseRules) -> Bool {
         if o.hasError || r.hasError || !o.hasResponse || !r.hasResponse || o.status != r.status { return false }
         let oh = o.head, rh = r.head
         if oh.slow || rh.slow || oh.sum != rh.sum || oh.fields != rh.fields { return false }
@@ -26,17 +26,22 @@ extension PairComparator {
         }
         let comparer = HeaderComparer(
             rules: rules, origins: origins, original: Self.context(o), replayed: Self.context(r), globalOffsetMicros: globalOffsetMicros)
-        if !locationsEqual(oh.locations, rh.locations, comparer) { return false }
-        if !Self.specialsEqual(oh.specials, rh.specials, comparer) { return false }
+        if oh.location != rh.location || oh.contentLocation != rh.contentLocation || oh.refresh != rh.refresh,
+            !locationsEqual([oh.location, oh.contentLocation, oh.refresh], [rh.location, rh.contentLocation, rh.refresh], comparer)
+        {
+            return false
+        }
+        if !specialsEqual(oh.specials, rh.specials, comparer) { return false }
 
-        var matched: [UInt64] = []
         for rb in rBacks {
             guard let key = rb.replayOf, !rb.unmatched else { return false }
             guard let ob = oBacks.first(where: { $0.key == key }) else { continue }
-            matched.append(key)
             if !backendEqual(ob, rb, comparer, noise: noise) { return false }
         }
-        for ob in oBacks where !matched.contains(ob.key ?? ob.id) { return false }
+        // Every original call matched: some replayed call names its key (then `first` finds one).
+        for ob in oBacks {
+            guard let k = ob.key, rBacks.contains(where: { $0.replayOf == k }) else { return false }
+        }
         return true
     }
 
@@ -46,15 +51,33 @@ extension PairComparator {
         if a.slow || b.slow || a.sum != b.sum || a.fields != b.fields { return false }
         if !Self.sameBody(a, b, response: false) { return false }
         if ob.host != rb.host {
-            let na = ob.host.map { comparer.origins.normalizeAuthority($0, tls: ob.tls) }
-            let nb = rb.host.map { comparer.origins.normalizeAuthority($0, tls: rb.tls) }
+            let na = ob.host.map { authority($0, tls: ob.tls) }
+            let nb = rb.host.map { authority($0, tls: rb.tls) }
             if na != nb { return false }
         }
         if noise.hasRouteRules {
             guard let m = ob.method, let t = ob.target else { return false }
             if noise.resolve(method: m, path: Prepared.path(of: Request(method: m, target: t))).routed { return false }
         }
-        return Self.specialsEqual(a.specials, b.specials, comparer)
+        return specialsEqual(a.specials, b.specials, comparer)
+    }
+
+    /// `origins.normalizeAuthority`, remembered per value until the origin table changes.
+    func authority(_ v: String, tls: Bool) -> String {
+        let memo = authorityMemo
+        if memo.version != origins.version {
+            memo.version = origins.version
+            memo.plain.removeAll()
+            memo.tls.removeAll()
+        }
+        if let n = tls ? memo.tls[v] : memo.plain[v] { return n }
+        let n = origins.normalizeAuthority(v, tls: tls)
+        if memo.plain.count + memo.tls.count > 10_000 {
+            memo.plain.removeAll()
+            memo.tls.removeAll()
+        }
+        if tls { memo.tls[v] = n } else { memo.plain[v] = n }
+        return n
     }
 
     /// Raw bodies equal (two hashes and the length) with the same content-encoding: the detailed
@@ -80,7 +103,7 @@ extension PairComparator {
     }
 
     private func locationsEqual(_ a: [String?], _ b: [String?], _ comparer: HeaderComparer) -> Bool {
-        guard a.count == b.count else { return false }
+        if a == b { return true }
         var oa: Headers = [], ob: Headers = []
         for (i, name) in ["Location", "Content-Location", "Refresh"].enumerated() where i < a.count {
             if a[i] == b[i] { continue }
@@ -95,26 +118,34 @@ extension PairComparator {
     }
 
     /// Pair-dependent fields, in wire order on both sides: same names, values equal as normalised.
-    static func specialsEqual(_ a: [(name: String, value: String)], _ b: [(name: String, value: String)], _ c: HeaderComparer) -> Bool {
+    func specialsEqual(_ a: [Special], _ b: [Special], _ c: HeaderComparer) -> Bool {
         guard a.count == b.count else { return false }
         for i in 0..<a.count {
             let x = a[i], y = b[i]
             guard x.name == y.name else { return false }
-            if x.value == y.value && !clientDependent.contains(x.name) { continue }
-            if c.rules.timeShifted.contains(x.name) || isRedacted(x.value) || isRedacted(y.value) {
-                if x.value == y.value { continue }
+            let same = x.value == y.value
+            if same && (x.kind == .url || x.kind == .timeShifted) { continue }
+            if x.kind == .timeShifted || Self.isRedacted(x.value) || Self.isRedacted(y.value) {
+                if same { continue }
                 return false
+            }
+            let plain = c.rules.headerNormalizers.isEmpty
+            switch x.kind {
+            case .forwardedFor:
+                // Each side's own client: both `{client}`.
+                if plain && x.value == c.original.clientHost && y.value == c.replayed.clientHost { continue }
+            case .forwardedHost:
+                if plain, !x.value.utf8.contains(UInt8(ascii: ",")), !y.value.utf8.contains(UInt8(ascii: ",")) {
+                    if authority(x.value.trimmingWhitespace(), tls: c.original.frontScheme == "https")
+                        == authority(y.value.trimmingWhitespace(), tls: c.replayed.frontScheme == "https") { continue }
+                    return false
+                }
+            default: break
             }
             if c.normalize(x.name, x.value, side: c.original) != c.normalize(y.name, y.value, side: c.replayed) { return false }
         }
         return true
     }
-
-    /// Normalised against the side's own front connection (equal raw values may differ).
-    static let clientDependent: Set<String> = [
-        "x-forwarded-for", "forwarded-for", "x-forwarded-proto", "x-forwarded-scheme", "x-forwarded-port", "x-forwarded-host",
-        "x-forwarded-server",
-    ]
 
     static func isRedacted(_ v: String) -> Bool {
         v.trimmingWhitespace().hasPrefix(NoiseDefaults.redactedPrefix)

@@ -35,7 +35,7 @@ final class RecordSource: @unchecked Sendable {
     private func work() {
         var batch: [Scanned] = []
         batch.reserveCapacity(batchSize)
-        var store = DetachedRecords(capacity: 1 << 16)
+        var store = DetachedRecords(capacity: 1 << 17, records: batchSize)
         do {
             while try scanner.next(detachingInto: store) {
                 batch.append(Scanned(scanner: scanner, digester: &digester, key: key(scanner.record), store: store, index: store.count - 1))
@@ -43,7 +43,7 @@ final class RecordSource: @unchecked Sendable {
                     if !push(batch) { break }
                     batch = []
                     batch.reserveCapacity(batchSize)
-                    store = DetachedRecords(capacity: 1 << 16)
+                    store = DetachedRecords(capacity: 1 << 17, records: batchSize)
                 }
             }
         } catch {

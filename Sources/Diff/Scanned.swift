@@ -101,9 +101,11 @@ struct HeadDigest {
     var fields = 0
     /// Fields whose comparison depends on the pair (origins, client, time offset), compared by
     /// the join in wire order.
-    var specials: [(name: String, value: String)] = []
+    var specials: [Special] = []
     /// Location, Content-Location, Refresh (first values; responses only).
-    var locations: [String?] = []
+    var location: String?
+    var contentLocation: String?
+    var refresh: String?
     /// Something the fast path does not handle (a Connection header listing other fields,
     /// redacted values, non-ASCII where trimming or product names are involved): compare in full.
     var slow = false
@@ -113,6 +115,35 @@ struct HeadDigest {
     var truncated = false
 }
 
+/// A field compared per pair (its normalisation depends on the pair), as recorded.
+struct Special {
+    enum Kind: UInt8 {
+        /// Expires, Last-Modified: equal when raw-equal (otherwise the detailed path shifts them).
+        case timeShifted
+        /// X-Forwarded-For: `{client}` per side.
+        case forwardedFor
+        /// X-Forwarded-Host/-Server: an authority (origin table, the side's scheme).
+        case forwardedHost
+        /// X-Forwarded-Proto/-Scheme/-Port: against the side's front connection.
+        case frontFacts
+        /// Origin, Referer: URLs through the origin table (equal raw values stay equal).
+        case url
+    }
+    var kind: Kind
+    var name: String
+    var value: String
+
+    static func kind(of name: String, timeShifted: Set<String>) -> Kind {
+        if timeShifted.contains(name) { return .timeShifted }
+        switch name {
+        case "x-forwarded-for", "forwarded-for": return .forwardedFor
+        case "x-forwarded-host", "x-forwarded-server": return .forwardedHost
+        case "origin", "referer": return .url
+        default: return .frontFacts
+        }
+    }
+}
+
 /// Computes `HeadDigest`s on a reader's thread. Classifies each header name once per segment
 /// under the base rules (the rules in force where no route rule matches).
 struct RecordDigester {
@@ -120,6 +151,7 @@ struct RecordDigester {
 
     struct NameInfo {
         var kind: Kind
+        var special: Special.Kind = .timeShifted
         var hash: UInt64
         var lower: String
     }
@@ -182,7 +214,8 @@ struct RecordDigester {
         let lower = (scanner.name(index) ?? "").lowercased()
         let kind = classify(lower, front: front)
         var l = lower
-        let i = NameInfo(kind: kind, hash: l.withUTF8 { Self.hash($0) }, lower: lower)
+        var i = NameInfo(kind: kind, hash: l.withUTF8 { Self.hash($0) }, lower: lower)
+        if kind == .special { i.special = Special.kind(of: lower, timeShifted: timeShifted) }
         if front {
             while frontNames.count <= index { frontNames.append(nil) }
             frontNames[index] = i
@@ -225,7 +258,6 @@ struct RecordDigester {
             range = r.responseFields
             d.body = scanner.bodyPrint(r.responseBody)
             d.truncated = r.responseTruncated
-            d.locations = [nil, nil, nil]
         } else {
             range = r.requestFields
             d.body = scanner.bodyPrint(r.requestBody)
@@ -242,11 +274,14 @@ struct RecordDigester {
                 if !Self.onlyPlainConnectionTokens(f.value) { d.slow = true }
                 continue
             case .location:
-                let slot = i.lower == "location" ? 0 : i.lower == "content-location" ? 1 : 2
-                if d.locations[slot] == nil { d.locations[slot] = String(decoding: f.value, as: UTF8.self) }
+                switch i.lower {
+                case "location": if d.location == nil { d.location = String(decoding: f.value, as: UTF8.self) }
+                case "content-location": if d.contentLocation == nil { d.contentLocation = String(decoding: f.value, as: UTF8.self) }
+                default: if d.refresh == nil { d.refresh = String(decoding: f.value, as: UTF8.self) }
+                }
                 continue
             case .special:
-                d.specials.append((i.lower, String(decoding: f.value, as: UTF8.self)))
+                d.specials.append(Special(kind: i.special, name: i.lower, value: String(decoding: f.value, as: UTF8.self)))
                 continue
             case .encoding:
                 if !sawEncoding {

@@ -5,9 +5,9 @@
 /// Filled by `LogScanner.next(detachingInto:)` on one thread; read-only afterwards (safe to hand
 /// to another thread once filled).
 public final class DetachedRecords: @unchecked Sendable {
-    private var bytes: [UInt8] = []
-    private var bodies: [[UInt8]] = []
-    private var records: [Entry] = []
+    @exclusivity(unchecked) private var bytes: [UInt8] = []
+    @exclusivity(unchecked) private var bodies: [[UInt8]] = []
+    @exclusivity(unchecked) private var records: [Entry] = []
 
     private struct Entry {
         var payload: Range<Int>
@@ -22,8 +22,11 @@ public final class DetachedRecords: @unchecked Sendable {
         var bodies: Int
     }
 
-    public init(capacity: Int = 0) {
+    /// `capacity`: bytes to reserve; `records`: records expected (a batch).
+    public init(capacity: Int = 0, records: Int = 0) {
         bytes.reserveCapacity(capacity)
+        self.records.reserveCapacity(records)
+        bodies.reserveCapacity(records)
     }
 
     /// Records held.

@@ -54,7 +54,8 @@ public struct ScannedExchange {
 /// record (`DetachedRecords`) from which the full `Exchange` is decoded only when needed.
 ///
 /// Same validation as `LogReader.next()` (it stops at the same record, with the same damage).
-/// Memory: one block, the segment's tables, and what the caller detaches.
+/// Memory: one block, the segment's tables, and what the caller detaches. Not thread-safe: one
+/// thread scans (its state skips dynamic exclusivity checks: hot per-byte paths).
 public final class LogScanner {
     public let reader: LogReader
     public var header: LogHeader { reader.header }
@@ -62,24 +63,24 @@ public final class LogScanner {
     public var path: String { reader.path }
 
     /// The current record (after `next` returned true).
-    public private(set) var record = ScannedExchange()
+    @exclusivity(unchecked) public private(set) var record = ScannedExchange()
     /// Head fields of the current record (see `ScannedExchange.requestFields`).
-    public private(set) var fields: [ScannedField] = []
+    @exclusivity(unchecked) public private(set) var fields: [ScannedField] = []
     /// Annotation keys of the current record.
-    public private(set) var annotationKeys: [UnsafeBufferPointer<UInt8>] = []
+    @exclusivity(unchecked) public private(set) var annotationKeys: [UnsafeBufferPointer<UInt8>] = []
     /// Incremented at each segment start (name indices above the static table change meaning).
-    public private(set) var segment = 0
+    @exclusivity(unchecked) public private(set) var segment = 0
 
-    private var block: UnsafeMutableBufferPointer<UInt8> = .allocate(capacity: 1 << 16)
-    private var blockCount = 0
-    private var cursor = 0
-    private var names: [String] = []
-    private var values: [UnsafeBufferPointer<UInt8>] = []
-    private var chunks: [UnsafeMutableBufferPointer<UInt8>] = []
-    private var chunkUsed = 0
-    private var bodies: [[UInt8]] = []
-    private var prints: [BodyDigest] = []
-    private var detach: DetachedRecords?
+    @exclusivity(unchecked) private var block: UnsafeMutableBufferPointer<UInt8> = .allocate(capacity: 1 << 16)
+    @exclusivity(unchecked) private var blockCount = 0
+    @exclusivity(unchecked) private var cursor = 0
+    @exclusivity(unchecked) private var names: [String] = []
+    @exclusivity(unchecked) private var values: [UnsafeBufferPointer<UInt8>] = []
+    @exclusivity(unchecked) private var chunks: [UnsafeMutableBufferPointer<UInt8>] = []
+    @exclusivity(unchecked) private var chunkUsed = 0
+    @exclusivity(unchecked) private var bodies: [[UInt8]] = []
+    @exclusivity(unchecked) private var prints: [BodyDigest] = []
+    @exclusivity(unchecked) private var detach: DetachedRecords?
     private static let chunkSize = 1 << 18
 
     public init(path: String) throws {
@@ -200,8 +201,16 @@ public final class LogScanner {
         defer { cursor = end }
         switch LogFormat.RecordType(rawValue: type) {
         case .name:
-            let index = try count(end)
-            let n = try string(end)
+            // Offsets inside table records are relative to the record's payload (as `LogReader` says).
+            let payloadStart = cursor
+            let index: Int, n: UnsafeBufferPointer<UInt8>
+            do {
+                index = try count(end)
+                n = try string(end)
+            } catch var f as DecodeFailure {
+                f.offset -= payloadStart
+                throw f
+            }
             guard index == LogFormat.staticNames.count + names.count else {
                 throw fail("header name #\(index) defined out of order", typeAt)
             }

@@ -66,6 +66,7 @@ import Testing
         add { Pitfall.forwardedProtoAdded(&$0) }
         add { Pitfall.securityHeadersDropped(&$0) }
         add { Pitfall.backendDown(&$0) }
+        add { p in p.replayedFront.response?.status = 404 }  // a status change alone
         b.add { _ in }  // with Expires shifted by the offset and differing session cookies
         add { p in  // noise only: Date, Age, request ids differ
             p.replayedFront.response?.headers.append(HeaderField("Age", "12"))
