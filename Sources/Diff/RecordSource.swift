@@ -17,7 +17,7 @@ final class RecordSource: @unchecked Sendable {
     private var cursor = 0
     let scanner: LogScanner
     private let key: @Sendable (ScannedExchange) -> UInt64?
-    private var digester: RecordDigester
+    @exclusivity(unchecked) private var digester: RecordDigester  // the worker thread's alone
     private let batchSize = 512
     private let depth = 8
 

@@ -17,7 +17,9 @@ final class Scanned {
     let unmatched: Bool
     let timing: Timing
     let tls: Bool
+    /// The server endpoint (its host only for backs).
     let server: Endpoint
+    /// The client address (fronts only).
     let clientHost: String
     /// Fronts: the response head; backs: the request head (what the diff compares of each).
     let head: HeadDigest
@@ -47,8 +49,10 @@ final class Scanned {
         status = r.status
         timing = r.timing
         tls = r.tls
-        server = Endpoint(host: String(decoding: r.serverHost, as: UTF8.self), port: r.serverPort)
-        clientHost = String(decoding: r.clientHost, as: UTF8.self)
+        // Backs need the server (backend origins), fronts the client and port (normalisation).
+        let back = r.leg == .back
+        server = Endpoint(host: back ? String(decoding: r.serverHost, as: UTF8.self) : "", port: r.serverPort)
+        clientHost = back ? "" : String(decoding: r.clientHost, as: UTF8.self)
         var unmatched = false
         for k in scanner.annotationKeys[r.annotationKeys] where RecordDigester.equal(k, RecordDigester.unmatchedKey) {
             unmatched = true
@@ -203,14 +207,22 @@ struct RecordDigester {
     }
 
     private mutating func info(_ scanner: LogScanner, _ index: Int, front: Bool) -> NameInfo {
-        if scanner.segment != segment {
-            segment = scanner.segment
+        if index < (front ? frontNames.count : backNames.count), let i = front ? frontNames[index] : backNames[index] { return i }
+        return learn(scanner, index, front: front)
+    }
+
+    /// Starts a segment: table names (above the static ones) change meaning.
+    private mutating func enter(segment number: Int) {
+        if number != segment {
+            segment = number
             // Static names keep their meaning across segments; only table names change.
             let s = LogFormat.staticHeaderNames.count
             if frontNames.count > s { frontNames.removeSubrange(s...) }
             if backNames.count > s { backNames.removeSubrange(s...) }
         }
-        if index < (front ? frontNames.count : backNames.count), let i = front ? frontNames[index] : backNames[index] { return i }
+    }
+
+    private mutating func learn(_ scanner: LogScanner, _ index: Int, front: Bool) -> NameInfo {
         let lower = (scanner.name(index) ?? "").lowercased()
         let kind = classify(lower, front: front)
         var l = lower
@@ -242,10 +254,13 @@ struct RecordDigester {
     /// request Host.
     mutating func digest(scanner: LogScanner, front: Bool) -> (head: HeadDigest, host: String?) {
         let r = scanner.record
+        // One read of the scanner's state per record (cross-module property reads are checked).
+        let fields = scanner.fields
+        enter(segment: scanner.segment)
         var host: String?
         var d = HeadDigest()
         // The request Host (fronts: origins; backs: compared by authority).
-        for f in scanner.fields[r.requestFields] {
+        for f in fields[r.requestFields] {
             let i = info(scanner, f.name, front: false)
             if i.kind == .host {
                 host = String(decoding: f.value, as: UTF8.self)
@@ -265,7 +280,7 @@ struct RecordDigester {
         }
         occurrences.removeAll(keepingCapacity: true)
         var sawEncoding = false
-        for f in scanner.fields[range] {
+        for f in fields[range] {
             let i = info(scanner, f.name, front: front)
             switch i.kind {
             case .skip, .host:
