@@ -24,19 +24,18 @@ extension PairComparator {
         } else {
             rules = noise.resolve(method: "", path: "")
         }
-        let comparer = HeaderComparer(
-            rules: rules, origins: origins, original: Self.context(o), replayed: Self.context(r), globalOffsetMicros: globalOffsetMicros)
+        var pair = PairContext(o: o, r: r, rules: rules)
         if oh.location != rh.location || oh.contentLocation != rh.contentLocation || oh.refresh != rh.refresh,
-            !locationsEqual([oh.location, oh.contentLocation, oh.refresh], [rh.location, rh.contentLocation, rh.refresh], comparer)
+            !locationsEqual([oh.location, oh.contentLocation, oh.refresh], [rh.location, rh.contentLocation, rh.refresh], pair.comparer(self))
         {
             return false
         }
-        if !specialsEqual(oh.specials, rh.specials, comparer) { return false }
+        if !specialsEqual(oh.specials, rh.specials, &pair) { return false }
 
         for rb in rBacks {
             guard let key = rb.replayOf, !rb.unmatched else { return false }
             guard let ob = oBacks.first(where: { $0.key == key }) else { continue }
-            if !backendEqual(ob, rb, comparer, noise: noise) { return false }
+            if !backendEqual(ob, rb, &pair, noise: noise) { return false }
         }
         // Every original call matched: some replayed call names its key (then `first` finds one).
         for ob in oBacks {
@@ -45,7 +44,7 @@ extension PairComparator {
         return true
     }
 
-    private func backendEqual(_ ob: Scanned, _ rb: Scanned, _ comparer: HeaderComparer, noise: NoiseRules) -> Bool {
+    private func backendEqual(_ ob: Scanned, _ rb: Scanned, _ pair: inout PairContext, noise: NoiseRules) -> Bool {
         if ob.methodHash != rb.methodHash || ob.targetHash != rb.targetHash { return false }
         let a = ob.head, b = rb.head
         if a.slow || b.slow || a.sum != b.sum || a.fields != b.fields { return false }
@@ -59,7 +58,7 @@ extension PairComparator {
             guard let m = ob.method, let t = ob.target else { return false }
             if noise.resolve(method: m, path: Prepared.path(of: Request(method: m, target: t))).routed { return false }
         }
-        return specialsEqual(a.specials, b.specials, comparer)
+        return specialsEqual(a.specials, b.specials, &pair)
     }
 
     /// `origins.normalizeAuthority`, remembered per value until the origin table changes.
@@ -118,36 +117,58 @@ extension PairComparator {
     }
 
     /// Pair-dependent fields, in wire order on both sides: same names, values equal as normalised.
-    func specialsEqual(_ a: [Special], _ b: [Special], _ c: HeaderComparer) -> Bool {
+    func specialsEqual(_ a: [Special], _ b: [Special], _ pair: inout PairContext) -> Bool {
         guard a.count == b.count else { return false }
         for i in 0..<a.count {
             let x = a[i], y = b[i]
             guard x.name == y.name else { return false }
             let same = x.value == y.value
             if same && (x.kind == .url || x.kind == .timeShifted) { continue }
-            if x.kind == .timeShifted || Self.isRedacted(x.value) || Self.isRedacted(y.value) {
+            if x.kind == .timeShifted || x.opaque || y.opaque {
                 if same { continue }
                 return false
             }
-            let plain = c.rules.headerNormalizers.isEmpty
+            let plain = pair.rules.headerNormalizers.isEmpty
             switch x.kind {
             case .forwardedFor:
                 // Each side's own client: both `{client}`.
-                if plain && x.value == c.original.clientHost && y.value == c.replayed.clientHost { continue }
+                if plain && x.value == pair.o.clientHost && y.value == pair.r.clientHost { continue }
             case .forwardedHost:
                 if plain, !x.value.utf8.contains(UInt8(ascii: ",")), !y.value.utf8.contains(UInt8(ascii: ",")) {
-                    if authority(x.value.trimmingWhitespace(), tls: c.original.frontScheme == "https")
-                        == authority(y.value.trimmingWhitespace(), tls: c.replayed.frontScheme == "https") { continue }
+                    if authority(x.value.trimmingWhitespace(), tls: pair.o.tls) == authority(y.value.trimmingWhitespace(), tls: pair.r.tls) {
+                        continue
+                    }
                     return false
                 }
             default: break
             }
+            let c = pair.comparer(self)
             if c.normalize(x.name, x.value, side: c.original) != c.normalize(y.name, y.value, side: c.replayed) { return false }
         }
         return true
     }
 
-    static func isRedacted(_ v: String) -> Bool {
-        v.trimmingWhitespace().hasPrefix(NoiseDefaults.redactedPrefix)
+}
+
+/// One pair's fronts and rules; builds the header comparer only when a field needs it.
+struct PairContext {
+    let o: Scanned
+    let r: Scanned
+    let rules: ResolvedRules
+    private var built: HeaderComparer?
+
+    init(o: Scanned, r: Scanned, rules: ResolvedRules) {
+        self.o = o
+        self.r = r
+        self.rules = rules
+    }
+
+    mutating func comparer(_ p: PairComparator) -> HeaderComparer {
+        if let built { return built }
+        let c = HeaderComparer(
+            rules: rules, origins: p.origins, original: PairComparator.context(o), replayed: PairComparator.context(r),
+            globalOffsetMicros: p.globalOffsetMicros)
+        built = c
+        return c
     }
 }

@@ -136,6 +136,9 @@ struct Special {
     var kind: Kind
     var name: String
     var value: String
+    /// A redacted token (or a value whose trimming bytes and characters could disagree):
+    /// compared raw only.
+    var opaque: Bool
 
     static func kind(of name: String, timeShifted: Set<String>) -> Kind {
         if timeShifted.contains(name) { return .timeShifted }
@@ -296,7 +299,8 @@ struct RecordDigester {
                 }
                 continue
             case .special:
-                d.specials.append(Special(kind: i.special, name: i.lower, value: String(decoding: f.value, as: UTF8.self)))
+                d.specials.append(Special(
+                    kind: i.special, name: i.lower, value: String(decoding: f.value, as: UTF8.self), opaque: Self.trimmed(f.value) == nil))
                 continue
             case .encoding:
                 if !sawEncoding {
