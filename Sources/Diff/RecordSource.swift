@@ -9,11 +9,11 @@ final class RecordSource: @unchecked Sendable {
     // `cond` guards `batches`, `finished`, `failure`; `reader` belongs to the worker thread
     // until `finished` is set.
     private let cond = NSCondition()
-    private var batches: [[Scanned]] = []
+    private var batches: [ScannedBatch] = []
     private var finished = false
     private var cancelled = false
     private var failure: (any Error)?
-    private var current: [Scanned] = []
+    private var current: ScannedBatch?
     private var cursor = 0
     let scanner: LogScanner
     private let key: @Sendable (ScannedExchange) -> UInt64?
@@ -33,14 +33,14 @@ final class RecordSource: @unchecked Sendable {
     }
 
     private func work() {
-        var batch: [Scanned] = []
+        var batch: [ScannedRecord] = []
         batch.reserveCapacity(batchSize)
         var store = DetachedRecords(capacity: 1 << 17, records: batchSize)
         do {
             while try scanner.next(detachingInto: store) {
-                batch.append(Scanned(scanner: scanner, digester: &digester, key: key(scanner.record), store: store, index: store.count - 1))
+                batch.append(ScannedRecord(scanner: scanner, digester: &digester, key: key(scanner.record)))
                 if batch.count == batchSize {
-                    if !push(batch) { break }
+                    if !push(ScannedBatch(records: batch, store: store)) { break }
                     batch = []
                     batch.reserveCapacity(batchSize)
                     store = DetachedRecords(capacity: 1 << 17, records: batchSize)
@@ -51,7 +51,7 @@ final class RecordSource: @unchecked Sendable {
             failure = error
             cond.unlock()
         }
-        if !batch.isEmpty { _ = push(batch) }
+        if !batch.isEmpty { _ = push(ScannedBatch(records: batch, store: store)) }
         cond.lock()
         finished = true
         cond.broadcast()
@@ -70,7 +70,7 @@ final class RecordSource: @unchecked Sendable {
 
     /// Queues a batch; false once cancelled.
     @discardableResult
-    private func push(_ batch: [Scanned]) -> Bool {
+    private func push(_ batch: ScannedBatch) -> Bool {
         cond.lock()
         while batches.count >= depth && !cancelled { cond.wait() }
         if cancelled {
@@ -85,10 +85,11 @@ final class RecordSource: @unchecked Sendable {
 
     /// The next scanned record; nil at the end (then `scanner.damage` is safe to read).
     func next() throws -> Scanned? {
-        if cursor < current.count {
+        if let c = current, cursor < c.records.count {
             cursor += 1
-            return current[cursor - 1]
+            return Scanned(batch: c, index: cursor - 1)
         }
+        current = nil
         cond.lock()
         while batches.isEmpty && !finished { cond.wait() }
         if batches.isEmpty {
@@ -97,10 +98,11 @@ final class RecordSource: @unchecked Sendable {
             if let f { throw f }
             return nil
         }
-        current = batches.removeFirst()
+        let c = batches.removeFirst()
+        current = c
         cond.broadcast()
         cond.unlock()
         cursor = 1
-        return current[0]
+        return Scanned(batch: c, index: 0)
     }
 }

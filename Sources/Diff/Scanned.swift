@@ -1,9 +1,8 @@
 import HarnessCore
 
-/// One record as the join holds it: the facts the fast path compares (computed on the reader's
-/// thread by `RecordDigester`, no string per header), and a detached copy of the record from
-/// which the full exchange is decoded only when a pair needs the detailed comparison.
-final class Scanned {
+/// One record's facts the fast path compares, computed on the reader's thread by
+/// `RecordDigester` (no string per header). Stored inline in its batch (no allocation per record).
+struct ScannedRecord {
     let id: UInt64
     let leg: Leg
     let linkFrontID: UInt64?
@@ -32,11 +31,7 @@ final class Scanned {
     let method: String?
     let target: String?
 
-    private let store: DetachedRecords
-    private let index: Int
-    private var materialized: Prepared?
-
-    init(scanner: LogScanner, digester: inout RecordDigester, key: UInt64?, store: DetachedRecords, index: Int) {
+    init(scanner: LogScanner, digester: inout RecordDigester, key: UInt64?) {
         let r = scanner.record
         id = r.id
         leg = r.leg
@@ -70,30 +65,62 @@ final class Scanned {
             method = nil
             target = nil
         }
-        self.store = store
-        self.index = index
     }
+}
 
-    /// The full exchange (decoded from the detached copy on first use).
+/// Scanned records and their detached copies, handed from a reader thread to the join as one
+/// object (read-only once handed over; alive while any of its records waits in the join).
+final class ScannedBatch {
+    let records: [ScannedRecord]
+    let store: DetachedRecords
+
+    init(records: [ScannedRecord], store: DetachedRecords) {
+        self.records = records
+        self.store = store
+    }
+}
+
+/// One record as the join holds it: a handle on its batch. The full exchange is decoded from the
+/// detached copy only when a pair needs the detailed comparison.
+struct Scanned {
+    let batch: ScannedBatch
+    let index: Int
+
+    var id: UInt64 { batch.records[index].id }
+    var leg: Leg { batch.records[index].leg }
+    var linkFrontID: UInt64? { batch.records[index].linkFrontID }
+    var replayOf: UInt64? { batch.records[index].replayOf }
+    /// The key a partner uses to find this exchange (original: id; result log: replayOf).
+    var key: UInt64? { batch.records[index].key }
+    var hasError: Bool { batch.records[index].hasError }
+    var hasResponse: Bool { batch.records[index].hasResponse }
+    var incomplete: Bool { batch.records[index].incomplete }
+    var status: UInt16 { batch.records[index].status }
+    var unmatched: Bool { batch.records[index].unmatched }
+    var timing: Timing { batch.records[index].timing }
+    var tls: Bool { batch.records[index].tls }
+    var server: Endpoint { batch.records[index].server }
+    var clientHost: String { batch.records[index].clientHost }
+    var head: HeadDigest { batch.records[index].head }
+    var host: String? { batch.records[index].host }
+    var methodHash: UInt64 { batch.records[index].methodHash }
+    var targetHash: UInt64 { batch.records[index].targetHash }
+    var method: String? { batch.records[index].method }
+    var target: String? { batch.records[index].target }
+    var latency: Int64? { batch.records[index].timing.latency }
+
+    /// The full exchange, decoded from the detached copy (slow path only).
     var prepared: Prepared {
-        if let p = materialized { return p }
         let e: Exchange
         do {
-            e = try store.exchange(index)
+            e = try batch.store.exchange(index)
         } catch {
             // The scan validated the record; a detached copy that does not decode is a bug, but
             // never a trap on input: compare an empty exchange instead.
             e = Exchange(id: id, leg: leg, request: Request(method: "", target: ""))
         }
-        let p = Prepared(e, key: key)
-        materialized = p
-        return p
+        return Prepared(e, key: key)
     }
-
-    /// Drops the decoded exchange (after a slow comparison) so buffered records stay small.
-    func release() { materialized = nil }
-
-    var latency: Int64? { timing.latency }
 }
 
 /// What the fast path compares of one head (fronts: response; backs: request), see
