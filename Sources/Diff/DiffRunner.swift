@@ -8,33 +8,36 @@ import HarnessCore
 /// not replayed), a pair waits `lag` records on each side for late backend calls, and the
 /// aggregate is bounded by the number of groups. A replay that runs more than `window` records
 /// out of the original's order reports the stragglers as `unpaired`; raise `--window`.
+///
+/// Single-threaded (the join runs on the caller's thread; readers hand over batches), so its
+/// state skips dynamic exclusivity checks.
 final class DiffRunner {
     private let left: LogScanner
     private let right: LogScanner
-    private var leftSource: RecordSource?
-    private var rightSource: RecordSource?
+    @exclusivity(unchecked) private var leftSource: RecordSource?
+    @exclusivity(unchecked) private var rightSource: RecordSource?
     private let options: DiffOptions
     private let leftIsResult: Bool
-    private var comparator: PairComparator
-    private var aggregator: Aggregator
+    @exclusivity(unchecked) private var comparator: PairComparator
+    @exclusivity(unchecked) private var aggregator: Aggregator
 
-    private var lseq = 0, rseq = 0
-    private var leftEOF = false, rightEOF = false
+    @exclusivity(unchecked) private var lseq = 0, rseq = 0
+    @exclusivity(unchecked) private var leftEOF = false, rightEOF = false
 
-    private var leftFronts: [UInt64: (front: Scanned, seq: Int)] = [:]
-    private var leftFrontOrder = FIFO<(key: UInt64, seq: Int)>()
-    private var leftBacks: [UInt64: BackList] = [:]
-    private var leftBackOrder = FIFO<(frontID: UInt64, seq: Int)>()
-    private var pending = FIFO<(front: Scanned, seq: Int)>()
-    private var waitReads = 0
-    private var rightBacks: [UInt64: BackList] = [:]
-    private var rightBackOrder = FIFO<(frontID: UInt64, seq: Int)>()
-    private var ready = FIFO<(left: Scanned, lseq: Int, right: Scanned, rseq: Int)>()
+    @exclusivity(unchecked) private var leftFronts: [UInt64: (front: Scanned, seq: Int)] = [:]
+    @exclusivity(unchecked) private var leftFrontOrder = FIFO<(key: UInt64, seq: Int)>()
+    @exclusivity(unchecked) private var leftBacks: [UInt64: BackList] = [:]
+    @exclusivity(unchecked) private var leftBackOrder = FIFO<(frontID: UInt64, seq: Int)>()
+    @exclusivity(unchecked) private var pending = FIFO<(front: Scanned, seq: Int)>()
+    @exclusivity(unchecked) private var waitReads = 0
+    @exclusivity(unchecked) private var rightBacks: [UInt64: BackList] = [:]
+    @exclusivity(unchecked) private var rightBackOrder = FIFO<(frontID: UInt64, seq: Int)>()
+    @exclusivity(unchecked) private var ready = FIFO<(left: Scanned, lseq: Int, right: Scanned, rseq: Int)>()
     private let noise: NoiseRules
     /// Pairs the fast path settled (no exchange decoded), for tests and benchmarks.
     private(set) var fastPairs = 0
     private(set) var fullPairs = 0
-    private var lastBackend: Endpoint?
+    @exclusivity(unchecked) private var lastBackend: Endpoint?
     private let routes = RouteTemplate.Cache()
 
     init(originalPath: String, resultPath: String, options: DiffOptions) throws {

@@ -13,8 +13,8 @@ final class RecordSource: @unchecked Sendable {
     private var finished = false
     private var cancelled = false
     private var failure: (any Error)?
-    private var current: ScannedBatch?
-    private var cursor = 0
+    @exclusivity(unchecked) private var current: ScannedBatch?
+    @exclusivity(unchecked) private var cursor = 0
     let scanner: LogScanner
     private let key: @Sendable (ScannedExchange) -> UInt64?
     @exclusivity(unchecked) private var digester: RecordDigester  // the worker thread's alone

@@ -161,6 +161,11 @@ public final class LogScanner {
     }
 
     private func varint(_ end: Int) throws -> UInt64 {
+        // One byte: the common case (indices, small lengths).
+        if cursor < end, base[cursor] < 0x80 {
+            cursor += 1
+            return UInt64(base[cursor - 1])
+        }
         var result: UInt64 = 0
         var shift: UInt64 = 0
         while true {
