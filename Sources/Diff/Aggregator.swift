@@ -38,6 +38,13 @@ struct Aggregator {
         }
     }
 
+    /// Records one compared pair without differences (the fast path: no exchanges decoded).
+    mutating func addEqual(originalLatency o: Int64?, replayedLatency r: Int64?) {
+        report.compared += 1
+        if let o { originalLatency.add(o) }
+        if let r { replayedLatency.add(r) }
+    }
+
     /// Records differences not tied to a compared pair (unlinked backend calls).
     mutating func addStandalone(id: UInt64, route: String, diffs: [Difference], unit: ExchangeUnit) {
         record(originalID: unit.front.exchange.replayOf ?? 0, replayedID: id, route: route, diffs: diffs) { nil }

@@ -47,6 +47,12 @@ public struct DiffOptions: Sendable {
     /// Treat the "original" as another result log of the same recording (A/A baseline, `learn`):
     /// fronts pair by `replayOf` on both sides.
     public var originalIsResult: Bool
+    /// Settle pairs that are equal on their scanned digests without decoding them (the default;
+    /// the report is the same either way). False compares every pair in full (tests, debugging;
+    /// also `HARNESS_DIFF_FULL=1` in the environment).
+    public var fastPath = getenv("HARNESS_DIFF_FULL").map { String(cString: $0) != "1" } ?? true
+    /// Filled in by the run when set (how many pairs the fast path settled).
+    public var statistics: DiffStatistics?
     public init(
         rulesPath: String? = nil, originMappings: [OriginMapping] = [],
         failOn: Set<String> = GateOptions.defaultFailOn, extraRulesYAML: String? = nil, window: Int = 50_000,
@@ -247,6 +253,15 @@ public struct DiffReport: Sendable, Codable, Equatable {
         if Set(failOn) == categories { return differing }
         return categories.map { self.categories[$0] ?? 0 }.max() ?? 0
     }
+}
+
+/// Counters of one diff run (tests and benchmarks): written by the run, read after it returns.
+public final class DiffStatistics: @unchecked Sendable {
+    /// Pairs found equal on their scanned digests, without decoding their exchanges.
+    public var fastPairs = 0
+    /// Pairs compared in full (exchanges decoded).
+    public var fullPairs = 0
+    public init() {}
 }
 
 /// Compares an original recording with a replay result.

@@ -8,38 +8,46 @@ import HarnessCore
 /// not replayed), a pair waits `lag` records on each side for late backend calls, and the
 /// aggregate is bounded by the number of groups. A replay that runs more than `window` records
 /// out of the original's order reports the stragglers as `unpaired`; raise `--window`.
+///
+/// Single-threaded (the join runs on the caller's thread; readers hand over batches), so its
+/// state skips dynamic exclusivity checks.
 final class DiffRunner {
-    private let left: LogReader
-    private let right: LogReader
-    private var leftSource: RecordSource?
-    private var rightSource: RecordSource?
+    private let left: LogScanner
+    private let right: LogScanner
+    @exclusivity(unchecked) private var leftSource: RecordSource?
+    @exclusivity(unchecked) private var rightSource: RecordSource?
     private let options: DiffOptions
     private let leftIsResult: Bool
-    private var comparator: PairComparator
-    private var aggregator: Aggregator
+    @exclusivity(unchecked) private var comparator: PairComparator
+    @exclusivity(unchecked) private var aggregator: Aggregator
 
-    private var lseq = 0, rseq = 0
-    private var leftEOF = false, rightEOF = false
+    @exclusivity(unchecked) private var lseq = 0, rseq = 0
+    @exclusivity(unchecked) private var leftEOF = false, rightEOF = false
 
-    private var leftFronts: [UInt64: (front: Prepared, seq: Int)] = [:]
-    private var leftFrontOrder = FIFO<(key: UInt64, seq: Int)>()
-    private var leftBacks: [UInt64: [Prepared]] = [:]
-    private var leftBackOrder = FIFO<(frontID: UInt64, seq: Int)>()
-    private var pending = FIFO<(front: Prepared, seq: Int)>()
-    private var waitReads = 0
-    private var rightBacks: [UInt64: [Prepared]] = [:]
-    private var rightBackOrder = FIFO<(frontID: UInt64, seq: Int)>()
-    private var ready = FIFO<(left: Prepared, lseq: Int, right: Prepared, rseq: Int)>()
-    private var lastBackend: Endpoint?
+    @exclusivity(unchecked) private var leftFronts: [UInt64: (front: Scanned, seq: Int)] = [:]
+    @exclusivity(unchecked) private var leftFrontOrder = FIFO<(key: UInt64, seq: Int)>()
+    @exclusivity(unchecked) private var leftBacks: [UInt64: BackList] = [:]
+    @exclusivity(unchecked) private var leftBackOrder = FIFO<(frontID: UInt64, seq: Int)>()
+    @exclusivity(unchecked) private var pending = FIFO<(front: Scanned, seq: Int)>()
+    @exclusivity(unchecked) private var waitReads = 0
+    @exclusivity(unchecked) private var rightBacks: [UInt64: BackList] = [:]
+    @exclusivity(unchecked) private var rightBackOrder = FIFO<(frontID: UInt64, seq: Int)>()
+    @exclusivity(unchecked) private var ready = FIFO<(left: Scanned, lseq: Int, right: Scanned, rseq: Int)>()
+    private let noise: NoiseRules
+    /// Pairs the fast path settled (no exchange decoded), for tests and benchmarks.
+    private(set) var fastPairs = 0
+    private(set) var fullPairs = 0
+    @exclusivity(unchecked) private var lastBackend: Endpoint?
     private let routes = RouteTemplate.Cache()
 
     init(originalPath: String, resultPath: String, options: DiffOptions) throws {
-        left = try LogReader(path: originalPath)
-        right = try LogReader(path: resultPath)
+        left = try LogScanner(path: originalPath)
+        right = try LogScanner(path: resultPath)
         self.options = options
         leftIsResult = options.originalIsResult
         let noise = try options.rulesPath.map { try NoiseRules(path: $0) } ?? NoiseRules()
         if let extra = options.extraRulesYAML { noise.merge(try NoiseRules(yaml: extra, name: "<baseline rules>")) }
+        self.noise = noise
         var mappings = options.originMappings + OriginMapping.parse(right.header["origin_map"] ?? "")
         var targets = [right.header["target"]].compactMap { $0 }
         if leftIsResult {
@@ -58,11 +66,9 @@ final class DiffRunner {
 
     func run() throws -> DiffReport {
         let isResult = leftIsResult
-        leftSource = RecordSource(reader: left) { e in
-            if e.leg == .back { return isResult ? e.replayOf : e.id }
-            return isResult ? e.replayOf : e.id
-        }
-        rightSource = RecordSource(reader: right) { $0.replayOf }
+        let digester = RecordDigester(rules: noise.base(), keepTarget: noise.hasRouteRules)
+        leftSource = RecordSource(scanner: left, digester: digester) { e in isResult ? e.replayOf : e.id }
+        rightSource = RecordSource(scanner: right, digester: digester) { $0.replayOf }
         while !rightEOF {
             try readRight()
             try resolve()
@@ -81,6 +87,8 @@ final class DiffRunner {
             throw HarnessError(.badInput, "the original recording is damaged: \(d.reason)", path: left.path, location: "byte offset \(d.offset)")
         }
         aggregator.report.notReplayed += leftFronts.count
+        options.statistics?.fastPairs = fastPairs
+        options.statistics?.fullPairs = fullPairs
         return aggregator.finish()
     }
 
@@ -89,15 +97,15 @@ final class DiffRunner {
     private func readLeft() throws {
         guard !leftEOF else { return }
         guard let p = try leftSource?.next() else { leftEOF = true; return }
-        let e = p.exchange
+        let e = p
         lseq += 1
         if e.leg == .back {
-            guard let frontID = e.link?.frontID else { return }
-            if !leftIsResult, e.connection.server != lastBackend {
-                lastBackend = e.connection.server
-                comparator.origins.addBackendIfUnknown((e.connection.tls ? "https://" : "http://") + e.connection.server.description)
+            guard let frontID = e.linkFrontID else { return }
+            if !leftIsResult, e.server != lastBackend {
+                lastBackend = e.server
+                comparator.origins.addBackendIfUnknown((e.tls ? "https://" : "http://") + e.server.description)
             }
-            leftBacks[frontID, default: []].append(p)
+            leftBacks[frontID, default: BackList()].append(p)
             leftBackOrder.push((frontID, lseq))
         } else {
             guard let key = p.key else { return }
@@ -113,7 +121,7 @@ final class DiffRunner {
             leftFrontOrder.pop()
             if let f = leftFronts[h.key], f.seq == h.seq {
                 leftFronts[h.key] = nil
-                leftBacks[f.front.exchange.id] = nil
+                leftBacks[f.front.id] = nil
                 aggregator.report.notReplayed += 1
             }
         }
@@ -125,11 +133,11 @@ final class DiffRunner {
 
     private func readRight() throws {
         guard let p = try rightSource?.next() else { rightEOF = true; return }
-        let e = p.exchange
+        let e = p
         rseq += 1
         if e.leg == .back {
-            guard let frontID = e.link?.frontID else { standalone(p); return }
-            rightBacks[frontID, default: []].append(p)
+            guard let frontID = e.linkFrontID else { standalone(p); return }
+            rightBacks[frontID, default: BackList()].append(p)
             rightBackOrder.push((frontID, rseq))
             let horizon = rseq - options.window
             while let h = rightBackOrder.first, h.seq < horizon {
@@ -176,22 +184,30 @@ final class DiffRunner {
         }
     }
 
-    private func compare(_ l: Prepared, _ r: Prepared) {
-        let o = ExchangeUnit(front: l, backs: leftBacks.removeValue(forKey: l.exchange.id) ?? [])
-        let rep = ExchangeUnit(front: r, backs: rightBacks.removeValue(forKey: r.exchange.id) ?? [])
-        let oe = l.exchange
-        if oe.error == nil && (oe.response == nil || oe.flags.incomplete) {
+    private func compare(_ l: Scanned, _ r: Scanned) {
+        let lBacks = leftBacks.removeValue(forKey: l.id) ?? BackList()
+        let rBacks = rightBacks.removeValue(forKey: r.id) ?? BackList()
+        if !l.hasError && (!l.hasResponse || l.incomplete) {
             aggregator.report.skipped += 1
             return
         }
-        let route = routes.of(method: oe.request.method, path: l.path)
+        if options.fastPath && comparator.fastEqual(l, lBacks, r, rBacks, noise: noise) {
+            fastPairs += 1
+            aggregator.addEqual(originalLatency: l.latency, replayedLatency: r.hasError ? nil : r.latency)
+            return
+        }
+        fullPairs += 1
+        let o = ExchangeUnit(front: l.prepared, backs: lBacks.map(\.prepared))
+        let rep = ExchangeUnit(front: r.prepared, backs: rBacks.map(\.prepared))
+        let route = routes.of(method: o.front.exchange.request.method, path: o.front.path)
         aggregator.add(original: o, replayed: rep, route: route, diffs: comparator.compare(o, rep))
     }
 
     /// A replayed backend call that joins no compared pair: only an unmatched one is a difference.
-    private func standalone(_ b: Prepared) {
+    private func standalone(_ s: Scanned) {
+        guard s.replayOf == nil || s.unmatched else { return }
+        let b = s.prepared
         let e = b.exchange
-        guard e.replayOf == nil || e.annotation("unmatched") != nil else { return }
         let hint = e.request.path.contains("//") ? " (double slash)" : ""
         let d = Difference(
             .backendUnmatched, "backend unmatched \(e.request.method) \(RouteTemplate.collapsePath(e.request.path))\(hint)",
@@ -202,18 +218,42 @@ final class DiffRunner {
     }
 }
 
-/// A queue over an array with a moving head (amortised O(1), compacts itself).
+/// The backend calls of one front: the first inline (no array for the usual single call).
+struct BackList: RandomAccessCollection {
+    private var head: Scanned?
+    private var rest: [Scanned] = []
+    init() {}
+    var startIndex: Int { 0 }
+    var endIndex: Int { head == nil ? 0 : 1 + rest.count }
+    subscript(i: Int) -> Scanned {
+        if i == 0, let head { return head }
+        return rest[i - 1]
+    }
+    mutating func append(_ s: Scanned) {
+        if head == nil { head = s } else { rest.append(s) }
+    }
+}
+
+/// A queue over a ring of slots (amortised O(1); a popped element is released at once).
 struct FIFO<T> {
-    private var items: [T] = []
+    private var slots: [T?] = Array(repeating: nil, count: 16)
     private var head = 0
-    var first: T? { head < items.count ? items[head] : nil }
-    var count: Int { items.count - head }
-    mutating func push(_ x: T) { items.append(x) }
-    mutating func pop() {
-        head += 1
-        if head >= 4_096 && head * 2 >= items.count {
-            items.removeFirst(head)
+    private(set) var count = 0
+    var first: T? { count > 0 ? slots[head] : nil }
+    mutating func push(_ x: T) {
+        if count == slots.count {
+            var grown: [T?] = Array(repeating: nil, count: slots.count * 2)
+            for i in 0..<count { grown[i] = slots[(head + i) & (slots.count - 1)] }
+            slots = grown
             head = 0
         }
+        slots[(head + count) & (slots.count - 1)] = x
+        count += 1
+    }
+    mutating func pop() {
+        guard count > 0 else { return }
+        slots[head] = nil
+        head = (head + 1) & (slots.count - 1)
+        count -= 1
     }
 }

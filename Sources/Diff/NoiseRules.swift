@@ -95,6 +95,15 @@ public final class NoiseRules {
     /// The rules when no route rule exists (the common case: no hashing per exchange).
     private var unrouted: ResolvedRules?
 
+    /// Route rules exist (the fast path then checks each pair's route).
+    var hasRouteRules: Bool { !routeRules.isEmpty }
+
+    /// The rules where no route rule applies.
+    func base() -> ResolvedRules {
+        if routeRules.isEmpty { return resolve(method: "", path: "") }
+        return build(matching: [])
+    }
+
     /// The rules in force for one request (cached per method and path).
     func resolve(method: String, path: Substring) -> ResolvedRules {
         if routeRules.isEmpty {
@@ -121,6 +130,7 @@ public final class NoiseRules {
         r.productOnly = useDefaults ? NoiseDefaults.productOnlyHeaders.subtracting(unignore) : []
         r.cookieValues = compareCookieValues
         r.toleranceMicros = timeToleranceSeconds * 1_000_000
+        r.routed = !matching.isEmpty
         for rule in matching {
             r.ignored.formUnion(rule.ignoreHeaders)
             r.ignoredFields += rule.ignoreFields
@@ -233,6 +243,8 @@ final class ResolvedRules {
     var ignoreBody = false
     var headerNormalizers: [String: [Normalization]] = [:]
     var fieldNormalizers: [(String, Normalization)] = []
+    /// A route rule contributed (false: the base rules, as `RecordDigester` assumed them).
+    var routed = false
 
     func normalizeHeader(_ name: String, _ value: String) -> String {
         guard let list = headerNormalizers[name] else { return value }

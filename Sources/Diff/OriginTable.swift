@@ -12,6 +12,8 @@ struct OriginTable {
     private(set) var tokens: [String: String] = [:]
     /// Canonical authority (`host:port`) -> token, for Host-like headers (first mapping wins).
     private(set) var authorities: [String: String] = [:]
+    /// Counts changes (memos of normalised values check it).
+    private(set) var version = 0
 
     init(mappings: [OriginMapping], targets: [String]) {
         let targetOrigins = Set(targets.compactMap { Self.canonicalOrigin(of: $0) })
@@ -40,6 +42,7 @@ struct OriginTable {
     }
 
     private mutating func add(_ origin: String, _ token: String) {
+        version += 1
         if tokens[origin] == nil { tokens[origin] = token }
         if let slash = origin.utf8.firstIndex(of: UInt8(ascii: "/")) {
             let auth = String(origin[origin.utf8.index(slash, offsetBy: 2)...])

@@ -10,7 +10,9 @@ struct PairComparator {
     let rules: NoiseRules
     var globalOffsetMicros: Int64?
     /// Host values already known to normalise to `{front}` (skips the origin table per pair).
-    private let frontCache = HostSet()
+    let frontCache = HostSet()
+    /// Normalised authorities of the fast path (`authority(_:tls:)`).
+    let authorityMemo = AuthorityMemo()
     private var knownFront: HostSet { frontCache }
 
     func compare(_ o: ExchangeUnit, _ r: ExchangeUnit) -> [Difference] {
@@ -190,6 +192,13 @@ struct PairComparator {
             compareBodies(ob.requestBody, rb.requestBody, rules: backHeaders.rules, category: .backendRequest, prefix: "backend body", into: &diffs)
         }
     }
+}
+
+/// Authorities already normalised against one version of the origin table (single-threaded use).
+final class AuthorityMemo {
+    var version = -1
+    var plain: [String: String] = [:]
+    var tls: [String: String] = [:]
 }
 
 /// A small mutable set of strings shared by copies of the comparator (single-threaded use).

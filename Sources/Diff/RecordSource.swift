@@ -1,26 +1,29 @@
 import Foundation
 import HarnessCore
 
-/// Reads a log on its own thread, decoding and preparing exchanges in batches ahead of the
-/// join (so the two logs decode in parallel with the comparison). At most `depth` batches wait,
-/// which bounds the memory read ahead.
+/// Reads a log on its own thread, scanning records and digesting what the fast path compares in
+/// batches ahead of the join (so the two logs are read in parallel with the comparison), with a
+/// detached copy of each batch for the pairs that need the full exchanges. At most `depth`
+/// batches wait, which bounds the memory read ahead; the join takes a lock per batch.
 final class RecordSource: @unchecked Sendable {
     // `cond` guards `batches`, `finished`, `failure`; `reader` belongs to the worker thread
     // until `finished` is set.
     private let cond = NSCondition()
-    private var batches: [[Prepared]] = []
+    private var batches: [ScannedBatch] = []
     private var finished = false
     private var cancelled = false
     private var failure: (any Error)?
-    private var current: [Prepared] = []
-    private var cursor = 0
-    let reader: LogReader
-    private let key: @Sendable (Exchange) -> UInt64?
+    @exclusivity(unchecked) private var current: ScannedBatch?
+    @exclusivity(unchecked) private var cursor = 0
+    let scanner: LogScanner
+    private let key: @Sendable (ScannedExchange) -> UInt64?
+    @exclusivity(unchecked) private var digester: RecordDigester  // the worker thread's alone
     private let batchSize = 512
     private let depth = 8
 
-    init(reader: LogReader, key: @escaping @Sendable (Exchange) -> UInt64?) {
-        self.reader = reader
+    init(scanner: LogScanner, digester: RecordDigester, key: @escaping @Sendable (ScannedExchange) -> UInt64?) {
+        self.scanner = scanner
+        self.digester = digester
         self.key = key
         // The running thread keeps this source alive; it is not stored here (a stored Thread whose
         // closure holds `self` is a cycle: the source, its reader and the file descriptor leaked).
@@ -30,15 +33,17 @@ final class RecordSource: @unchecked Sendable {
     }
 
     private func work() {
-        var batch: [Prepared] = []
+        var batch: [ScannedRecord] = []
         batch.reserveCapacity(batchSize)
+        var store = DetachedRecords(capacity: 1 << 17, records: batchSize)
         do {
-            while let e = try reader.next() {
-                batch.append(Prepared(e, key: key(e)))
+            while try scanner.next(detachingInto: store) {
+                batch.append(ScannedRecord(scanner: scanner, digester: &digester, key: key(scanner.record)))
                 if batch.count == batchSize {
-                    if !push(batch) { break }
+                    if !push(ScannedBatch(records: batch, store: store)) { break }
                     batch = []
                     batch.reserveCapacity(batchSize)
+                    store = DetachedRecords(capacity: 1 << 17, records: batchSize)
                 }
             }
         } catch {
@@ -46,7 +51,7 @@ final class RecordSource: @unchecked Sendable {
             failure = error
             cond.unlock()
         }
-        if !batch.isEmpty { _ = push(batch) }
+        if !batch.isEmpty { _ = push(ScannedBatch(records: batch, store: store)) }
         cond.lock()
         finished = true
         cond.broadcast()
@@ -65,7 +70,7 @@ final class RecordSource: @unchecked Sendable {
 
     /// Queues a batch; false once cancelled.
     @discardableResult
-    private func push(_ batch: [Prepared]) -> Bool {
+    private func push(_ batch: ScannedBatch) -> Bool {
         cond.lock()
         while batches.count >= depth && !cancelled { cond.wait() }
         if cancelled {
@@ -78,12 +83,13 @@ final class RecordSource: @unchecked Sendable {
         return true
     }
 
-    /// The next prepared exchange; nil at the end (then `reader.damage` is safe to read).
-    func next() throws -> Prepared? {
-        if cursor < current.count {
+    /// The next scanned record; nil at the end (then `scanner.damage` is safe to read).
+    func next() throws -> Scanned? {
+        if let c = current, cursor < c.records.count {
             cursor += 1
-            return current[cursor - 1]
+            return Scanned(batch: c, index: cursor - 1)
         }
+        current = nil
         cond.lock()
         while batches.isEmpty && !finished { cond.wait() }
         if batches.isEmpty {
@@ -92,10 +98,11 @@ final class RecordSource: @unchecked Sendable {
             if let f { throw f }
             return nil
         }
-        current = batches.removeFirst()
+        let c = batches.removeFirst()
+        current = c
         cond.broadcast()
         cond.unlock()
         cursor = 1
-        return current[0]
+        return Scanned(batch: c, index: 0)
     }
 }

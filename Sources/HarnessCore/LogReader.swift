@@ -104,6 +104,27 @@ public final class LogReader {
         }
     }
 
+    /// The next block's payload (decompressed) and whether it starts a segment, for readers that
+    /// walk records themselves (`LogScanner`). Do not mix with `next()` on the same reader.
+    func nextRawBlock() throws -> (bytes: [UInt8], segmentStart: Bool)? {
+        if damage != nil { return nil }
+        guard try loadBlock() else { return nil }
+        let b = blockBytes
+        blockBytes = []
+        blockCursor = 0
+        return (b, lastBlockStartsSegment)
+    }
+
+    /// Records damage found by a record walker outside this reader (`LogScanner`).
+    func markDamage(recordOffset: Int, message: String) {
+        damage = LogDamage(offset: lastBlockOffset, reason: "record at offset \(recordOffset) of the block is malformed: \(message)")
+    }
+
+    /// Counts an exchange returned by a record walker outside this reader.
+    func countExchange() { exchangesRead += 1 }
+
+    private var lastBlockStartsSegment = false
+
     /// Calls `body` for every readable exchange.
     public func forEach(_ body: (Exchange) throws -> Void) throws {
         while let e = try next() { try body(e) }
@@ -199,7 +220,8 @@ public final class LogReader {
             damage = LogDamage(offset: start, reason: "unknown block codec \(codecByte)")
             return false
         }
-        if flags & LogFormat.flagSegmentStart != 0 { decoder.resetSegment() }
+        lastBlockStartsSegment = flags & LogFormat.flagSegmentStart != 0
+        if lastBlockStartsSegment { decoder.resetSegment() }
         blockCursor = 0
         blocksRead += 1
         offset = start + UInt64(LogFormat.blockHeaderSize + storedLength)
