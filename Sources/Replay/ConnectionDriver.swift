@@ -9,7 +9,6 @@ import NIOSSL
 /// Everything but the `coord*` fields runs on `loop`; those belong to the engine's lock.
 final class ConnectionDriver: @unchecked Sendable {
     let recordedID: UInt64
-    let expected: Int
     let loop: any EventLoop
     private unowned let engine: ReplayEngine
 
@@ -32,7 +31,8 @@ final class ConnectionDriver: @unchecked Sendable {
     private var active = false
     private var inputClosed = false
     private var finished = false
-    private var completed = 0
+    /// The connection's last request was enqueued: close once it is done.
+    private var lastEnqueued = false
     private var state = State.idle
     private var channel: (any Channel)?
     private var timer: Scheduled<Void>?
@@ -40,9 +40,8 @@ final class ConnectionDriver: @unchecked Sendable {
     private var sequence: UInt32 = 0
     private var inflight: InFlight?
 
-    init(recordedID: UInt64, expected: Int, loop: any EventLoop, engine: ReplayEngine) {
+    init(recordedID: UInt64, loop: any EventLoop, engine: ReplayEngine) {
         self.recordedID = recordedID
-        self.expected = expected
         self.loop = loop
         self.engine = engine
     }
@@ -50,6 +49,7 @@ final class ConnectionDriver: @unchecked Sendable {
     // MARK: fed by the engine (on loop)
 
     func enqueue(_ request: PendingRequest) {
+        if request.last { lastEnqueued = true }
         queue.append(request)
         pump()
     }
@@ -69,7 +69,7 @@ final class ConnectionDriver: @unchecked Sendable {
     private func pump() {
         guard active, !finished, state == .idle else { return }
         guard let next = queue.first else {
-            if completed >= expected || inputClosed { finish() }
+            if lastEnqueued || inputClosed { finish() }
             return
         }
         let now = NIODeadline.now()
@@ -315,7 +315,6 @@ final class ConnectionDriver: @unchecked Sendable {
         engine.matcher?.endFront(originalID: f.original.id)
         let differs = f.original.response?.status != response?.status || (error != nil && f.original.error == nil)
         engine.counters.frontDone(error: error != nil, statusDiffers: differs)
-        completed += 1
         engine.requestDone()
     }
 

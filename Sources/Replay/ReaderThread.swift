@@ -57,8 +57,9 @@ final class ReaderThread: @unchecked Sendable {
                 let offset = Double(e.timing.requestStart - plan.recordingStart) * 1000 / factor
                 due = base + .nanoseconds(Int64(offset))
             }
+            let last = plan.ends.isLast(released)
             released += 1
-            engine.release(PendingRequest(exchange: e, due: due), expected: plan.connections[e.connection.id] ?? 1)
+            engine.release(PendingRequest(exchange: e, due: due, last: last))
         }
 
         while let e = try reader.next() {

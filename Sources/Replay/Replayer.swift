@@ -191,7 +191,8 @@ public final class Replayer: @unchecked Sendable {
         header["recording_started_us"] = String(plan.recordingStart)
         header["speed"] = config.rate.map { "\($0)/s" } ?? config.speed.description
         if let shard = config.shard { header["shard"] = "\(shard.index)/\(shard.count)" }
-        let writer = try LogWriter(path: config.outputPath, header: header)
+        let writer = try LogWriter(
+            path: config.outputPath, header: header, options: LogWriterOptions(segmentBodyLimit: ResultRecorder.segmentBodyLimit))
         let recorder = ResultRecorder(sink: writer)
 
         var matcher: BackendMatcher?

@@ -21,6 +21,13 @@ public final class ResultRecorder: @unchecked Sendable {
     private var writerDone = false
     private var _written = 0
 
+    /// Unique body bytes per segment of the result log. A segment's tables (bodies, header values)
+    /// live until it ends; replayed responses repeat a lot and their unique bytes are few (a
+    /// static target's 3-byte answer, the requests' small POST bodies), so with the recorder's
+    /// default of 8 MiB a segment could hold hundreds of thousands of small bodies and 64k
+    /// header values, and the writer's memory grew for a million requests before it levelled.
+    static let segmentBodyLimit = 1 << 20
+
     /// Exchanges queued at once before the writer is woken (it also wakes every 50 ms).
     static let wakeBatch = 256
 
