@@ -97,6 +97,7 @@ public final class Replayer: @unchecked Sendable {
 
     private func prepare() async throws {
         let config = configuration
+        MemoryTrim.limitArenas()
         let selection = try ReplaySelection(config)
         let target = try ReplayTarget(url: config.target, insecure: config.insecure, caPath: config.caPath)
         let plan = try await blocking { try RecordingPlan.build(path: config.recordingPath, selection: selection) }
