@@ -176,8 +176,10 @@ final class ReplayEngine: @unchecked Sendable {
     func requestDone() {
         condition.lock()
         buffered -= 1
-        // Only the reader ever waits: no wake-up per request unless it does.
-        if readerWaiting && buffered <= readAhead { condition.broadcast() }
+        // Only the reader ever waits, and it is woken when a quarter of the read-ahead has room
+        // (not at every request: a wake-up per request made the reader and the event loops
+        // hand the CPU back and forth for every record).
+        if readerWaiting && buffered <= readAhead - readAhead / 4 { condition.broadcast() }
         condition.unlock()
     }
 
