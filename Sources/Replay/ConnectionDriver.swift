@@ -253,7 +253,9 @@ final class ConnectionDriver: @unchecked Sendable {
             r.headers.set("Transfer-Encoding", "chunked")
         } else {
             r.trailers = []
-            if !r.body.isEmpty || r.headers.first("Content-Length") != nil {
+            // Only when it changes: setting a field copies the recorded header list.
+            let lengths = r.headers.all("Content-Length")
+            if (!r.body.isEmpty || !lengths.isEmpty) && lengths != [String(r.body.count)] {
                 r.headers.set("Content-Length", String(r.body.count))
             }
         }
