@@ -9,7 +9,6 @@ import NIOSSL
 /// Everything but the `coord*` fields runs on `loop`; those belong to the engine's lock.
 final class ConnectionDriver: @unchecked Sendable {
     let recordedID: UInt64
-    let expected: Int
     let loop: any EventLoop
     private unowned let engine: ReplayEngine
 
@@ -19,8 +18,21 @@ final class ConnectionDriver: @unchecked Sendable {
 
     private enum State { case idle, waiting, connecting, sending }
 
+    /// What the result needs of the original exchange (not the whole exchange: copying it
+    /// retains every header and body).
+    private struct Original {
+        var id: UInt64
+        var status: UInt16?
+        var errored: Bool
+        init(_ e: Exchange) {
+            id = e.id
+            status = e.response?.status
+            errored = e.error != nil
+        }
+    }
+
     private struct InFlight {
-        var original: Exchange
+        var original: Original
         var request: Request
         var id: UInt64
         var start: Int64
@@ -32,17 +44,23 @@ final class ConnectionDriver: @unchecked Sendable {
     private var active = false
     private var inputClosed = false
     private var finished = false
-    private var completed = 0
+    /// The connection's last request was enqueued: close once it is done.
+    private var lastEnqueued = false
     private var state = State.idle
     private var channel: (any Channel)?
     private var timer: Scheduled<Void>?
+    /// One request timeout timer per connection, re-armed lazily: not one scheduled task per request.
+    private var timeoutTimer: Scheduled<Void>?
+    private var inflightDeadline = NIODeadline.distantFuture
+    /// The connection's addresses, formatted once per connection.
+    private var clientEndpoint = Endpoint(host: "0.0.0.0", port: 0)
+    private var serverEndpoint: Endpoint?
     private var connectionID: UInt64 = 0
     private var sequence: UInt32 = 0
     private var inflight: InFlight?
 
-    init(recordedID: UInt64, expected: Int, loop: any EventLoop, engine: ReplayEngine) {
+    init(recordedID: UInt64, loop: any EventLoop, engine: ReplayEngine) {
         self.recordedID = recordedID
-        self.expected = expected
         self.loop = loop
         self.engine = engine
     }
@@ -50,6 +68,7 @@ final class ConnectionDriver: @unchecked Sendable {
     // MARK: fed by the engine (on loop)
 
     func enqueue(_ request: PendingRequest) {
+        if request.last { lastEnqueued = true }
         queue.append(request)
         pump()
     }
@@ -69,7 +88,7 @@ final class ConnectionDriver: @unchecked Sendable {
     private func pump() {
         guard active, !finished, state == .idle else { return }
         guard let next = queue.first else {
-            if completed >= expected || inputClosed { finish() }
+            if lastEnqueued || inputClosed { finish() }
             return
         }
         let now = NIODeadline.now()
@@ -132,6 +151,8 @@ final class ConnectionDriver: @unchecked Sendable {
                     return
                 }
                 channel = ch
+                clientEndpoint = endpoint(ch.localAddress)
+                serverEndpoint = endpoint(ch.remoteAddress)
                 connectionID = engine.recorder.newConnectionID()
                 sequence = 0
             case .failure(let error):
@@ -151,7 +172,7 @@ final class ConnectionDriver: @unchecked Sendable {
         let now = Clock.nowMicros()
         let request = outgoingRequest(p.exchange.request).request
         record(
-            InFlight(original: p.exchange, request: request, id: id, start: now, requestEnd: 0, annotations: []),
+            InFlight(original: Original(p.exchange), request: request, id: id, start: now, requestEnd: 0, annotations: []),
             response: nil, error: kind, channel: nil)
     }
 
@@ -163,14 +184,15 @@ final class ConnectionDriver: @unchecked Sendable {
         let id = engine.recorder.newExchangeID()
         if original.request.method.uppercased() == "CONNECT" {
             record(
-                InFlight(original: original, request: request, id: id, start: Clock.nowMicros(), annotations: annotations),
+                InFlight(original: Original(original), request: request, id: id, start: Clock.nowMicros(), annotations: annotations),
                 response: nil, error: "unsupported: CONNECT is not replayed", channel: channel)
             state = .idle
             pump()
             return
         }
         engine.matcher?.beginFront(originalID: original.id, replayedID: id)
-        inflight = InFlight(original: original, request: request, id: id, start: Clock.nowMicros(), annotations: annotations)
+        inflight = InFlight(
+            original: Original(original), request: request, id: id, start: Clock.nowMicros(), annotations: annotations)
         state = .sending
         var headers = HTTPHeaders()
         headers.reserveCapacity(request.headers.count)
@@ -184,11 +206,32 @@ final class ConnectionDriver: @unchecked Sendable {
         }
         let trailers: HTTPHeaders? =
             request.trailers.isEmpty ? nil : HTTPHeaders(request.trailers.map { ($0.name, $0.value) })
-        channel.writeAndFlush(HTTPClientRequestPart.end(trailers)).whenSuccess { [self] in
-            if inflight?.id == id { inflight?.requestEnd = Clock.nowMicros() }
+        if request.body.count > Self.smallBody {
+            channel.writeAndFlush(HTTPClientRequestPart.end(trailers)).whenSuccess { [self] in
+                if inflight?.id == id { inflight?.requestEnd = Clock.nowMicros() }
+            }
+        } else {
+            // A small request is written by the flush itself (loopback, an empty socket buffer);
+            // no promise and callback per request for its end time.
+            channel.writeAndFlush(HTTPClientRequestPart.end(trailers), promise: nil)
+            inflight?.requestEnd = Clock.nowMicros()
         }
-        timer = loop.scheduleTask(in: engine.requestTimeout) { [self] in
-            guard state == .sending, inflight?.id == id else { return }
+        inflightDeadline = .now() + engine.requestTimeout
+        armTimeout()
+    }
+
+    /// Requests with bodies up to this size take their end time when the flush returns.
+    static let smallBody = 16 << 10
+
+    private func armTimeout() {
+        guard timeoutTimer == nil, !finished else { return }
+        timeoutTimer = loop.scheduleTask(deadline: inflightDeadline) { [self] in
+            timeoutTimer = nil
+            guard state == .sending, inflight != nil else { return }
+            if NIODeadline.now() < inflightDeadline {
+                armTimeout()
+                return
+            }
             endInFlight(response: nil, error: "timeout")
             dropChannel()
             pump()
@@ -210,7 +253,9 @@ final class ConnectionDriver: @unchecked Sendable {
             r.headers.set("Transfer-Encoding", "chunked")
         } else {
             r.trailers = []
-            if !r.body.isEmpty || r.headers.first("Content-Length") != nil {
+            // Only when it changes: setting a field copies the recorded header list.
+            let lengths = r.headers.all("Content-Length")
+            if (!r.body.isEmpty || !lengths.isEmpty) && lengths != [String(r.body.count)] {
                 r.headers.set("Content-Length", String(r.body.count))
             }
         }
@@ -266,9 +311,8 @@ final class ConnectionDriver: @unchecked Sendable {
     }
 
     private func endInFlight(response: ReceivedResponse?, error: String?) {
-        timer?.cancel()
-        timer = nil
         guard let f = inflight else { return }
+        inflightDeadline = .distantFuture
         inflight = nil
         state = .idle
         record(f, response: response, error: error, channel: channel)
@@ -301,8 +345,8 @@ final class ConnectionDriver: @unchecked Sendable {
         }
         let target = engine.target
         let connection = ConnectionInfo(
-            id: connectionID, client: endpoint(ch?.localAddress),
-            server: ch.map { endpoint($0.remoteAddress) } ?? Endpoint(host: target.origin.host, port: target.origin.port),
+            id: connectionID, client: ch == nil ? Endpoint(host: "0.0.0.0", port: 0) : clientEndpoint,
+            server: ch.flatMap { _ in serverEndpoint } ?? Endpoint(host: target.origin.host, port: target.origin.port),
             tls: target.origin.tls, sni: target.serverHostname)
         var flags = Flags()
         if error != nil && response != nil { flags.incomplete = true }
@@ -313,15 +357,16 @@ final class ConnectionDriver: @unchecked Sendable {
         sequence += 1
         engine.recorder.append(exchange)
         engine.matcher?.endFront(originalID: f.original.id)
-        let differs = f.original.response?.status != response?.status || (error != nil && f.original.error == nil)
+        let differs = f.original.status != response?.status || (error != nil && !f.original.errored)
         engine.counters.frontDone(error: error != nil, statusDiffers: differs)
-        completed += 1
         engine.requestDone()
     }
 
     private func finish() {
         finished = true
         timer?.cancel()
+        timeoutTimer?.cancel()
+        timeoutTimer = nil
         dropChannel()
         engine.driverFinished(self)
     }

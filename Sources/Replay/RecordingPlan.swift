@@ -1,11 +1,14 @@
 public import HarnessCore
 
-/// What a first streaming pass over a recording learns: which connections are replayed and how
-/// many requests each carries, when the recording started, which backends it called and which
-/// host it was recorded on. Memory grows with the connections, not with the exchanges.
+/// What a first streaming pass over a recording learns: which selected requests end their
+/// connection, when the recording started, which backends it called and which host it was
+/// recorded on. What it keeps is one bit per selected request and bounded samples; while it reads,
+/// it remembers at most `ConnectionEndsBuilder.maxTracked` connections.
 public struct RecordingPlan: Sendable {
-    /// Per selected connection: how many requests it replays.
-    public var connections: [UInt64: Int]
+    /// Per selected request of the client leg, in file order: whether it is its connection's last.
+    public var ends: ConnectionEnds
+    /// Connections forgotten by the bounded first pass (see `ConnectionEndsBuilder`).
+    public var evictedConnections: Int
     /// The leg replayed: `front`, or `direct` for a recording without a proxy.
     public var clientLeg: Leg
     /// Front exchanges selected.
@@ -37,9 +40,12 @@ public struct RecordingPlan: Sendable {
     }
 
     /// Streams `path` once.
-    public static func build(path: String, selection: ReplaySelection) throws -> RecordingPlan {
+    public static func build(path: String, selection: ReplaySelection, maxTrackedConnections: Int = 500_000) throws
+        -> RecordingPlan
+    {
         let reader = try LogReader(path: path)
-        var perLeg: [Leg: [UInt64: Int]] = [.front: [:], .direct: [:]]
+        var front = ConnectionEndsBuilder(maxTracked: maxTrackedConnections)
+        var direct = ConnectionEndsBuilder(maxTracked: maxTrackedConnections)
         var totals: [Leg: Int] = [.front: 0, .direct: 0]
         var start: Int64 = .max
         var origins: [Origin] = []
@@ -78,13 +84,18 @@ public struct RecordingPlan: Sendable {
                 guard selection.includes(e) else { continue }
                 if let limit = selection.limit, totals[e.leg]! >= limit { continue }
                 totals[e.leg]! += 1
-                perLeg[e.leg]![e.connection.id, default: 0] += 1
+                if e.leg == .front {
+                    front.add(connection: e.connection.id)
+                } else {
+                    direct.add(connection: e.connection.id)
+                }
             }
         }
-        let leg: Leg = totals[.front]! > 0 || perLeg[.direct]!.isEmpty ? .front : .direct
+        let leg: Leg = totals[.front]! > 0 || totals[.direct]! == 0 ? .front : .direct
         let aliases = hostsByOrigin.map { list in list.filter { !hosts.contains($0) } }
+        let chosen = leg == .front ? front : direct
         return RecordingPlan(
-            connections: perLeg[leg]!, clientLeg: leg, total: totals[leg]!, recordingStart: start == .max ? 0 : start,
+            ends: chosen.ends, evictedConnections: chosen.evicted, clientLeg: leg, total: totals[leg]!, recordingStart: start == .max ? 0 : start,
             backendOrigins: origins, backendAliases: aliases, backExchanges: backs, frontEndpoints: endpoints,
             frontHosts: hosts, header: reader.header, damage: reader.damage, exchangesInFile: count)
     }

@@ -7,6 +7,8 @@ import NIOPosix
 struct PendingRequest {
     var exchange: Exchange
     var due: NIODeadline?
+    /// The last request of its recorded connection: the replayed connection closes after it.
+    var last = false
 }
 
 /// The client side of a running replay: one `ConnectionDriver` per recorded connection, at most
@@ -61,7 +63,9 @@ final class ReplayEngine: @unchecked Sendable {
     // MARK: reader side
 
     /// Hands a recorded front exchange to its connection (created and admitted on first sight).
-    func release(_ request: PendingRequest, expected: Int) {
+    /// After a connection's last request, the driver leaves the table: a later request with the
+    /// same recorded id (a connection the bounded plan forgot) gets a new driver.
+    func release(_ request: PendingRequest) {
         let id = request.exchange.connection.id
         condition.lock()
         let driver: ConnectionDriver
@@ -69,7 +73,7 @@ final class ReplayEngine: @unchecked Sendable {
         if let d = drivers[id] {
             driver = d
         } else {
-            driver = ConnectionDriver(recordedID: id, expected: expected, loop: group.next(), engine: self)
+            driver = ConnectionDriver(recordedID: id, loop: group.next(), engine: self)
             drivers[id] = driver
             live += 1
             if active < concurrency {
@@ -80,6 +84,7 @@ final class ReplayEngine: @unchecked Sendable {
                 waiting.append(driver)
             }
         }
+        if request.last { drivers[id] = nil }
         driver.coordQueued += 1
         buffered += 1
         if driver.coordActive { queuedInActive += 1 }
@@ -171,8 +176,10 @@ final class ReplayEngine: @unchecked Sendable {
     func requestDone() {
         condition.lock()
         buffered -= 1
-        // Only the reader ever waits: no wake-up per request unless it does.
-        if readerWaiting && buffered <= readAhead { condition.broadcast() }
+        // Only the reader ever waits, and it is woken when a quarter of the read-ahead has room
+        // (not at every request: a wake-up per request made the reader and the event loops
+        // hand the CPU back and forth for every record).
+        if readerWaiting && buffered <= readAhead - readAhead / 4 { condition.broadcast() }
         condition.unlock()
     }
 

@@ -97,6 +97,7 @@ public final class Replayer: @unchecked Sendable {
 
     private func prepare() async throws {
         let config = configuration
+        MemoryTrim.limitArenas()
         let selection = try ReplaySelection(config)
         let target = try ReplayTarget(url: config.target, insecure: config.insecure, caPath: config.caPath)
         let plan = try await blocking { try RecordingPlan.build(path: config.recordingPath, selection: selection) }
@@ -192,7 +193,8 @@ public final class Replayer: @unchecked Sendable {
         header["speed"] = config.rate.map { "\($0)/s" } ?? config.speed.description
         if let maxRate = config.maxRate { header["max_rate"] = "\(maxRate)/s" }
         if let shard = config.shard { header["shard"] = "\(shard.index)/\(shard.count)" }
-        let writer = try LogWriter(path: config.outputPath, header: header)
+        let writer = try LogWriter(
+            path: config.outputPath, header: header, options: LogWriterOptions(segmentBodyLimit: ResultRecorder.segmentBodyLimit))
         let recorder = ResultRecorder(sink: writer)
 
         var matcher: BackendMatcher?

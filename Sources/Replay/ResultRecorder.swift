@@ -21,6 +21,16 @@ public final class ResultRecorder: @unchecked Sendable {
     private var writerDone = false
     private var _written = 0
 
+    /// Unique body bytes per segment of the result log. A segment's tables (bodies, header values)
+    /// live until it ends; replayed responses repeat a lot and their unique bytes are few (a
+    /// static target's 3-byte answer, the requests' small POST bodies), so with the recorder's
+    /// default of 8 MiB a segment could hold hundreds of thousands of small bodies and 64k
+    /// header values, and the writer's memory grew for a million requests before it levelled.
+    static let segmentBodyLimit = 1 << 20
+
+    /// Exchanges written between two hand-backs of free memory (`MemoryTrim`).
+    static let trimEvery = 50_000
+
     /// Exchanges queued at once before the writer is woken (it also wakes every 50 ms).
     static let wakeBatch = 256
 
@@ -67,6 +77,7 @@ public final class ResultRecorder: @unchecked Sendable {
 
     private func run() {
         var batch: [Exchange] = []
+        var sinceTrim = 0
         while true {
             let stop = lock.locked { () -> Bool in
                 if queue.isEmpty && !closing { lock.wait(seconds: 0.05) }
@@ -84,6 +95,11 @@ public final class ResultRecorder: @unchecked Sendable {
                 }
             }
             batch.removeAll(keepingCapacity: true)
+            sinceTrim += written
+            if sinceTrim >= Self.trimEvery {
+                sinceTrim = 0
+                MemoryTrim.trim()
+            }
             if error == nil, let w = writer as? LogWriter {
                 do { try w.flushIfDue() } catch let e { error = e }
             }
