@@ -1,3 +1,4 @@
+internal import Foundation
 import HarnessCore
 
 /// The streaming join behind `DiffEngine.diff`: reads the result log front to back and the
@@ -89,6 +90,9 @@ final class DiffRunner {
         aggregator.report.notReplayed += leftFronts.count
         options.statistics?.fastPairs = fastPairs
         options.statistics?.fullPairs = fullPairs
+        if ProcessInfo.processInfo.environment["HARNESS_DIFF_STATS"] == "1" {
+            Console.error("diff: \(fastPairs) pairs equal on the fast path, \(fullPairs) compared in full")
+        }
         return aggregator.finish()
     }
 
