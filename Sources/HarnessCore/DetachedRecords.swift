@@ -87,8 +87,8 @@ public final class DetachedRecords: @unchecked Sendable {
 }
 
 /// Decodes an exchange record's payload whose table references are listed in `resolved` and
-/// `bodies` in the order they occur (mirrors `ExchangeDecoder.decodeExchange`).
-struct ResolvedDecoder {
+/// `bodies` in the order they occur (the layout itself is `ExchangeLayout`).
+struct ResolvedDecoder: RecordTableResolver {
     var payload: ByteReader
     var resolved: ByteReader
     var bodies: ArraySlice<[UInt8]>
@@ -96,92 +96,15 @@ struct ResolvedDecoder {
     mutating func decode() throws -> Exchange {
         var r = payload
         defer { payload = r }
-        let id = try r.varint()
-        guard let leg = Leg(rawValue: try r.u8()) else { throw DecodeFailure(message: "unknown leg", offset: r.offset) }
-        var conn = ConnectionInfo()
-        conn.id = try r.varint()
-        conn.client = Endpoint(host: try r.string(), port: try port(&r))
-        conn.server = Endpoint(host: try r.string(), port: try port(&r))
-        let connFlags = try r.u8()
-        conn.tls = connFlags & 1 != 0
-        if connFlags & 2 != 0 { conn.sni = try r.string() }
-        let sequence = UInt32(truncatingIfNeeded: try r.varint())
-        let present = try r.u8()
-        var timing = Timing()
-        if present & 1 != 0 { timing.requestStart = try r.zigzag() }
-        if present & 2 != 0 { timing.requestEnd = timing.requestStart &+ (try r.zigzag()) }
-        if present & 4 != 0 { timing.responseStart = timing.requestStart &+ (try r.zigzag()) }
-        if present & 8 != 0 { timing.responseEnd = timing.requestStart &+ (try r.zigzag()) }
-
-        var request = Request(method: try r.string(), target: try r.string())
-        request.version = version(try r.u8())
-        request.headers = try headers(&r)
-        request.body = try body(&r)
-        request.bodyTruncation = try truncation(&r)
-        request.trailers = try headers(&r)
-
-        var response: Response?
-        if try r.u8() != 0 {
-            var resp = Response(status: UInt16(truncatingIfNeeded: try r.varint()), reason: try r.string())
-            resp.version = version(try r.u8())
-            resp.headers = try headers(&r)
-            resp.body = try body(&r)
-            resp.bodyTruncation = try truncation(&r)
-            resp.trailers = try headers(&r)
-            let interimCount = try r.count(limit: 1000)
-            for _ in 0..<interimCount {
-                let status = UInt16(truncatingIfNeeded: try r.varint())
-                let reason = try r.string()
-                resp.interim.append(InterimResponse(status: status, reason: reason, headers: try headers(&r)))
-            }
-            response = resp
-        }
-        let framing = Framing(rawValue: UInt16(truncatingIfNeeded: try r.varint()))
-        let bits = try r.varint()
-        var flags = Flags()
-        flags.incomplete = bits & 1 != 0
-        if bits & 2 != 0 { flags.gapBytes = try r.varint() }
-        flags.snaplenTruncated = bits & 4 != 0
-        if bits & 8 != 0 { flags.parseError = ParseError(offset: try r.varint(), message: try r.string()) }
-        flags.midStream = bits & 16 != 0
-        flags.redacted = bits & 32 != 0
-        var link: Link?
-        if bits & 64 != 0 {
-            let front = try r.varint()
-            link = Link(frontID: front, confidence: LinkConfidence(rawValue: try r.u8()) ?? .low)
-        }
-        var replayOf: UInt64?
-        if bits & 128 != 0 { replayOf = try r.varint() }
-        var tunnel: TunnelBytes?
-        if bits & 256 != 0 { tunnel = TunnelBytes(clientToServer: try r.varint(), serverToClient: try r.varint()) }
-        var error: String?
-        if bits & 512 != 0 { error = try r.string() }
-        var annotations: [Annotation] = []
-        if bits & 1024 != 0 {
-            let n = try r.count(limit: 100_000)
-            for _ in 0..<n { annotations.append(Annotation(try r.string(), try r.string())) }
-        }
-        return Exchange(
-            id: id, leg: leg, connection: conn, sequence: sequence, timing: timing, request: request,
-            response: response, framing: framing, flags: flags, link: link, replayOf: replayOf, tunnel: tunnel,
-            error: error, annotations: annotations)
+        return try ExchangeLayout.decode(&r, tables: &self)
     }
-
-    private func port(_ r: inout ByteReader) throws -> UInt16 {
-        let at = r.offset
-        let v = try r.varint()
-        guard v <= 65535 else { throw DecodeFailure(message: "port \(v) out of range", offset: at) }
-        return UInt16(v)
-    }
-
-    private func version(_ b: UInt8) -> HTTPVersionNumber { HTTPVersionNumber(major: b >> 4, minor: b & 0x0f) }
 
     private mutating func resolvedString() throws -> String {
         let n = Int(try resolved.u32le())
         return String(decoding: try resolved.raw(n), as: UTF8.self)
     }
 
-    private mutating func headers(_ r: inout ByteReader) throws -> Headers {
+    mutating func headers(_ r: inout ByteReader) throws -> Headers {
         let n = try r.count(limit: r.remaining)
         var out: Headers = []
         out.reserveCapacity(n)
@@ -196,15 +119,11 @@ struct ResolvedDecoder {
         return out
     }
 
-    private mutating func body(_ r: inout ByteReader) throws -> [UInt8] {
+    mutating func body(_ r: inout ByteReader) throws -> [UInt8] {
         if try r.count() == 0 { return [] }
         guard let b = bodies.first else { throw DecodeFailure(message: "body reference not resolved", offset: r.offset) }
         bodies = bodies.dropFirst()
         return b
     }
 
-    private func truncation(_ r: inout ByteReader) throws -> BodyTruncation? {
-        guard try r.u8() != 0 else { return nil }
-        return BodyTruncation(originalLength: try r.varint(), sha256: try r.blob())
-    }
 }
