@@ -15,17 +15,22 @@
 #include <unistd.h>
 #include "CHarnessSupport.h"
 
-static volatile sig_atomic_t drop_state;  // 0 pending, 1 done, -1 failed
-static volatile uid_t drop_uid;
-static volatile gid_t drop_gid;
+// Shared between the calling thread and the signal handler on the target thread: lock-free atomics
+// (async-signal-safe), release on one side and acquire on the other, so the handler sees the ids
+// the caller stored and the caller sees the handler's outcome (ThreadSanitizer checks this).
+static int drop_state;  // 0 pending, 1 done, -1 failed
+static uid_t drop_uid;
+static gid_t drop_gid;
 
 static void drop_handler(int sig) {
     (void)sig;
     int saved = errno;
+    gid_t gid = __atomic_load_n(&drop_gid, __ATOMIC_ACQUIRE);
+    uid_t uid = __atomic_load_n(&drop_uid, __ATOMIC_ACQUIRE);
     long a = syscall(SYS_setgroups, 0, NULL);
-    long b = syscall(SYS_setresgid, drop_gid, drop_gid, drop_gid);
-    long c = syscall(SYS_setresuid, drop_uid, drop_uid, drop_uid);
-    drop_state = (a == 0 && b == 0 && c == 0) ? 1 : -1;
+    long b = syscall(SYS_setresgid, gid, gid, gid);
+    long c = syscall(SYS_setresuid, uid, uid, uid);
+    __atomic_store_n(&drop_state, (a == 0 && b == 0 && c == 0) ? 1 : -1, __ATOMIC_RELEASE);
     errno = saved;
 }
 
@@ -35,14 +40,14 @@ int harness_drop_thread_credentials(int tid, uint32_t uid, uint32_t gid) {
     sigemptyset(&action.sa_mask);
     int signal_number = SIGRTMIN + 3;
     if (sigaction(signal_number, &action, &previous) != 0) return -1;
-    drop_uid = uid;
-    drop_gid = gid;
-    drop_state = 0;
+    __atomic_store_n(&drop_uid, (uid_t)uid, __ATOMIC_RELEASE);
+    __atomic_store_n(&drop_gid, (gid_t)gid, __ATOMIC_RELEASE);
+    __atomic_store_n(&drop_state, 0, __ATOMIC_RELEASE);
     int result = -1;
     if (syscall(SYS_tgkill, getpid(), tid, signal_number) == 0) {
         struct timespec pause = {0, 1000000};
-        for (int i = 0; i < 2000 && drop_state == 0; i++) nanosleep(&pause, NULL);
-        result = drop_state == 1 ? 0 : -1;
+        for (int i = 0; i < 2000 && __atomic_load_n(&drop_state, __ATOMIC_ACQUIRE) == 0; i++) nanosleep(&pause, NULL);
+        result = __atomic_load_n(&drop_state, __ATOMIC_ACQUIRE) == 1 ? 0 : -1;
     }
     sigaction(signal_number, &previous, NULL);
     return result;
