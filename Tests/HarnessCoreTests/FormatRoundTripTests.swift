@@ -126,4 +126,14 @@ import Testing
         #expect(ISO8601.parse("2026-11-23T01:54:41.5+01:00") == 1_795_395_281_500_000)
         #expect(ISO8601.parse("garbage") == nil)
     }
+
+    /// Found by FuzzHARImport: a timing of 1e300 ms trapped converting to Int64. Hostile timings
+    /// import as 0 or a clamped value, never a crash.
+    @Test func hostileTimingsDoNotTrap() throws {
+        let dir = TempDir("har-timing")
+        let har = #"{"log": {"version": "1.2", "creator": {"name": "x"}, "entries": [{"startedDateTime": "2024-01-01T00:00:00Z", "time": 1, "request": {"method": "GET", "url": "http://a/x", "httpVersion": "HTTP/1.1", "headers": [], "queryString": [], "cookies": [], "headersSize": -1, "bodySize": 0}, "response": {"status": 200, "statusText": "OK", "httpVersion": "HTTP/1.1", "headers": [], "cookies": [], "content": {"size": 0, "mimeType": "text/plain"}, "redirectURL": "", "headersSize": -1, "bodySize": 0}, "cache": {}, "timings": {"send": 1e300, "wait": -5, "receive": 1}}]}}"#
+        try Data(har.utf8).write(to: URL(fileURLWithPath: dir.file("t.har")))
+        let exchanges = try HARImporter.read(path: dir.file("t.har"))
+        #expect(exchanges.count == 1)
+    }
 }

@@ -105,7 +105,12 @@ public enum HARImporter {
         } else {
             let start = (entry["startedDateTime"] as? String).flatMap(ISO8601.parse) ?? 0
             let timings = entry["timings"] as? [String: Any] ?? [:]
-            func ms(_ k: String) -> Int64 { max(0, Int64(((timings[k] as? Double) ?? Double(int(timings[k]) ?? 0)) * 1000)) }
+            func ms(_ k: String) -> Int64 {
+                // Microseconds from milliseconds; a hostile value (NaN, huge) must not trap.
+                let v = ((timings[k] as? Double) ?? Double(int(timings[k]) ?? 0)) * 1000
+                guard v.isFinite, v > 0 else { return 0 }
+                return v < 1e15 ? Int64(v) : Int64(1e15)
+            }
             let send = ms("send"), wait = ms("wait"), receive = ms("receive")
             e.timing = Timing(requestStart: start, requestEnd: start + send, responseStart: start + send + wait,
                               responseEnd: start + send + wait + receive)
