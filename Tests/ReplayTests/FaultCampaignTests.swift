@@ -86,7 +86,7 @@ import Testing
         var b = ReplayRecordingBuilder()
         let page = Response(status: 200, reason: "OK", headers: [HeaderField("Content-Length", "2")], body: Array("ok".utf8))
         for i in 0..<60 {
-            b.add(connection: b.newConnection(), target: "/app/p\(i)", front: page, back: page, gapMicros: 25_000)
+            b.add(connection: b.newConnection(), target: "/app/p\(i)", front: page, back: page, gapMicros: 60_000)
         }
         let recording = dir.file("rec.log")
         try b.write(to: recording)
