@@ -13,35 +13,25 @@ import Foundation
 /// not decode) is left as it was and the exchange is annotated `redaction` =
 /// `request body not inspected: Content-Encoding br` so the gap is visible.
 extension Redactor {
-    /// JSON paths and form parameters in both bodies; true when anything changed.
+    /// JSON paths, form parameters and patterns in both bodies; true when anything changed. Each
+    /// body is decoded (and re-encoded) once, whatever the rules.
     func redactBodies(_ e: inout Exchange) -> Bool {
-        guard !jsonPaths.isEmpty || !queryParameters.isEmpty else { return false }
-        var changed = false
+        guard !jsonPaths.isEmpty || !queryParameters.isEmpty || !patterns.isEmpty else { return false }
         var notes: [Annotation] = []
-        let (requestBody, requestNote) = structuredBody(
-            e.request.body, headers: e.request.headers, truncated: e.request.bodyTruncation != nil, side: "request")
-        if let requestBody {
-            reframe(&e.request.headers, &e.request.bodyTruncation, from: e.request.body.count, to: requestBody.count)
-            e.request.body = requestBody
-            changed = true
-        }
-        if let requestNote { notes.append(requestNote) }
+        var changed = redactBody(
+            &e.request.body, headers: &e.request.headers, truncation: &e.request.bodyTruncation, side: "request", notes: &notes)
         if var response = e.response {
-            let (responseBody, responseNote) = structuredBody(
-                response.body, headers: response.headers, truncated: response.bodyTruncation != nil, side: "response")
-            if let responseBody {
-                reframe(&response.headers, &response.bodyTruncation, from: response.body.count, to: responseBody.count)
-                response.body = responseBody
-                e.response = response
-                changed = true
-            }
-            if let responseNote { notes.append(responseNote) }
+            changed =
+                redactBody(&response.body, headers: &response.headers, truncation: &response.bodyTruncation, side: "response", notes: &notes)
+                || changed
+            e.response = response
         }
         e.noteOnce(notes)
         return changed
     }
 
-    /// Regular expressions over header values (not the framing headers), the query and text bodies.
+    /// Regular expressions over header values (not the framing headers) and the query (bodies:
+    /// `redactBodies`).
     func redactPatterns(_ e: inout Exchange) -> Bool {
         var changed = false
         changed = redactPatterns(inHeaders: &e.request.headers) || changed
@@ -52,63 +42,60 @@ extension Redactor {
             e.request.target = String(e.request.target[...q]) + query
             changed = true
         }
-        let (requestBody, requestNote) = patternBody(
-            e.request.body, headers: e.request.headers, truncated: e.request.bodyTruncation != nil, side: "request")
-        if let body = requestBody {
-            reframe(&e.request.headers, &e.request.bodyTruncation, from: e.request.body.count, to: body.count)
-            e.request.body = body
-            changed = true
-        }
-        e.noteOnce(requestNote.map { [$0] } ?? [])
         guard var response = e.response else { return changed }
         changed = redactPatterns(inHeaders: &response.headers) || changed
         changed = redactPatterns(inHeaders: &response.trailers) || changed
         for i in response.interim.indices { changed = redactPatterns(inHeaders: &response.interim[i].headers) || changed }
-        let (responseBody, responseNote) = patternBody(
-            response.body, headers: response.headers, truncated: response.bodyTruncation != nil, side: "response")
-        if let body = responseBody {
-            reframe(&response.headers, &response.bodyTruncation, from: response.body.count, to: body.count)
-            response.body = body
-            changed = true
-        }
         e.response = response
-        e.noteOnce(responseNote.map { [$0] } ?? [])
         return changed
     }
 
-    /// The body with JSON fields and form parameters redacted; nil when unchanged. The note says
-    /// why an encoded body was not inspected.
-    private func structuredBody(_ body: [UInt8], headers: Headers, truncated: Bool, side: String) -> ([UInt8]?, Annotation?) {
+    /// One body through every body rule (JSON and form first, then patterns), re-framed when it
+    /// changed; a note when an encoded body could not be inspected.
+    private func redactBody(
+        _ body: inout [UInt8], headers: inout Headers, truncation: inout BodyTruncation?, side: String, notes: inout [Annotation]
+    ) -> Bool {
+        let truncated = truncation != nil
         let type = headers.first("Content-Type")?.lowercased() ?? ""
-        return decodedBody(body, headers: headers, truncated: truncated, side: side) { content in
-            var result: [UInt8]?
-            if !jsonPaths.isEmpty, type.contains("json") || Self.looksLikeJSON(content) {
-                let scanner = JSONRedactionScanner(paths: jsonPaths, token: token)
-                let edits = scanner.replacements(in: content)
-                if !edits.isEmpty { result = Self.apply(edits, to: content) }
-            }
-            if !queryParameters.isEmpty, type.hasPrefix("application/x-www-form-urlencoded"),
-                let text = String(validating: result ?? content, as: UTF8.self), let form = redactFormPairs(Substring(text))
-            {
-                result = Array(form.utf8)
-            }
-            return result
+        let (redacted, note) = decodedBody(body, headers: headers, truncated: truncated, side: side) { content in
+            let structured = structuredContent(content, type: type)
+            return patternContent(structured ?? content, truncated: truncated) ?? structured
         }
+        if let note { notes.append(note) }
+        guard let redacted else { return false }
+        reframe(&headers, &truncation, from: body.count, to: redacted.count)
+        body = redacted
+        return true
     }
 
-    /// The body with pattern matches replaced, when it is text (UTF-8, decoded when encoded).
-    private func patternBody(_ body: [UInt8], headers: Headers, truncated: Bool, side: String) -> ([UInt8]?, Annotation?) {
-        decodedBody(body, headers: headers, truncated: truncated, side: side) { content in
-            var bytes = content[...]
-            var text = String(validating: bytes, as: UTF8.self)
-            // A truncated body may end inside a multi-byte character: try without its last bytes.
-            while text == nil, truncated, bytes.count > max(0, content.count - 3) {
-                bytes = bytes.dropLast()
-                text = String(validating: bytes, as: UTF8.self)
-            }
-            guard let text, let replaced = replacePatterns(text) else { return nil }
-            return Array(replaced.utf8) + content[bytes.endIndex...]
+    /// The content with JSON fields and form parameters redacted; nil when unchanged.
+    private func structuredContent(_ content: [UInt8], type: String) -> [UInt8]? {
+        var result: [UInt8]?
+        if !jsonPaths.isEmpty, type.contains("json") || Self.looksLikeJSON(content) {
+            let scanner = JSONRedactionScanner(paths: jsonPaths, token: token)
+            let edits = scanner.replacements(in: content)
+            if !edits.isEmpty { result = Self.apply(edits, to: content) }
         }
+        if !queryParameters.isEmpty, type.hasPrefix("application/x-www-form-urlencoded"),
+            let text = String(validating: result ?? content, as: UTF8.self), let form = redactFormPairs(Substring(text))
+        {
+            result = Array(form.utf8)
+        }
+        return result
+    }
+
+    /// The content with pattern matches replaced, when it is text (UTF-8); nil when unchanged.
+    private func patternContent(_ content: [UInt8], truncated: Bool) -> [UInt8]? {
+        guard !patterns.isEmpty else { return nil }
+        var bytes = content[...]
+        var text = String(validating: bytes, as: UTF8.self)
+        // A truncated body may end inside a multi-byte character: try without its last bytes.
+        while text == nil, truncated, bytes.count > max(0, content.count - 3) {
+            bytes = bytes.dropLast()
+            text = String(validating: bytes, as: UTF8.self)
+        }
+        guard let text, let replaced = replacePatterns(text) else { return nil }
+        return Array(replaced.utf8) + content[bytes.endIndex...]
     }
 
     /// Runs `redact` over the body's content: the bytes themselves, or, for a content-encoded
