@@ -17,4 +17,10 @@ int harness_drop_thread_credentials(int tid, uint32_t uid, uint32_t gid);
 /// Sets the calling thread's nice value (Linux keeps one per thread). 0 on success, -1 otherwise.
 int harness_set_thread_nice(int nice);
 
+/// At most `arenas` glibc malloc arenas (M_ARENA_MAX); 0 on success, -1 elsewhere.
+int harness_limit_malloc_arenas(int arenas);
+
+/// Hands free pages of every malloc arena back to the system (glibc; a no-op elsewhere).
+void harness_malloc_trim(void);
+
 #endif
