@@ -38,6 +38,13 @@ public enum TestEnvironment {
     /// True when the process may open raw sockets / capture devices.
     public static var isRoot: Bool { geteuid() == 0 }
 
+    /// The sanitizer the tests run under (`scripts/sanitize` sets `HARNESS_SANITIZER`), or nil.
+    /// Tests that assert a load level scale it down under a sanitizer (TSan runs code 5-15x slower).
+    public static var sanitizer: String? {
+        guard let s = ProcessInfo.processInfo.environment["HARNESS_SANITIZER"], !s.isEmpty else { return nil }
+        return s
+    }
+
     /// The built `harness` executable, next to the test bundle.
     public static var harnessExecutable: String {
         // scripts/sanitize points here at the harness built with the sanitizer (its own scratch path).

@@ -235,7 +235,8 @@ import Testing
         #expect(!r.stdout.contains("Non-2xx"))
         try await proxy.stop()
         let stats = proxy.proxy.statistics
-        #expect(stats.requests > 100)
+        // Under a sanitizer (scripts/sanitize) the proxy runs 5-15x slower: less load, same checks.
+        #expect(stats.requests > (TestEnvironment.sanitizer == nil ? 100 : 10))
         #expect(stats.upstreamErrors == 0)
         let recorded = proxy.sink.exchanges.count
         #expect(recorded + stats.leftOut >= 2 * stats.requests - 20)
