@@ -70,7 +70,7 @@ let package = Package(
         .target(
             name: "Replay",
             dependencies: [
-                "HarnessCore", "Diff",
+                "HarnessCore", "Diff", "Capture",
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ] + nio,
@@ -102,7 +102,10 @@ let package = Package(
             swiftSettings: upcoming),
         .testTarget(name: "ProxyTests", dependencies: ["Proxy", "HarnessCore", "HarnessTesting"] + nio, swiftSettings: upcoming),
         .testTarget(name: "DiffTests", dependencies: ["Diff", "HarnessCore", "HarnessTesting"], swiftSettings: upcoming),
-        .testTarget(name: "ReplayTests", dependencies: ["Replay", "Diff", "Proxy", "HarnessCore", "HarnessTesting"] + nio, swiftSettings: upcoming),
+        .testTarget(
+            name: "ReplayTests",
+            dependencies: ["Replay", "Diff", "Proxy", "HarnessCore", "HarnessTesting", .product(name: "NIOEmbedded", package: "swift-nio")] + nio,
+            swiftSettings: upcoming),
         .testTarget(name: "harnessTests", dependencies: ["HarnessCore", "HarnessTesting"], swiftSettings: upcoming),
     ]
 )

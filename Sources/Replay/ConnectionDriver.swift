@@ -1,6 +1,6 @@
+import Capture
 import HarnessCore
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 import NIOSSL
 
@@ -48,6 +48,8 @@ final class ConnectionDriver: @unchecked Sendable {
     private var lastEnqueued = false
     private var state = State.idle
     private var channel: (any Channel)?
+    /// The response framer of `channel` (told each request's method).
+    private var handler: ReplayClientHandler?
     private var timer: Scheduled<Void>?
     /// One request timeout timer per connection, re-armed lazily: not one scheduled task per request.
     private var timeoutTimer: Scheduled<Void>?
@@ -129,9 +131,6 @@ final class ConnectionDriver: @unchecked Sendable {
                     if let ssl = target.sslContext {
                         try sync.addHandler(NIOSSLClientHandler(context: ssl, serverHostname: target.serverHostname))
                     }
-                    var encoder = HTTPRequestEncoder.Configuration()
-                    encoder.automaticallySetFramingHeaders = false
-                    try sync.addHTTPClientHandlers(enableOutboundHeaderValidation: false, encoderConfiguration: encoder)
                     try sync.addHandler(ReplayClientHandler(driver: self, maxBody: maxBody))
                 }
             }
@@ -151,6 +150,7 @@ final class ConnectionDriver: @unchecked Sendable {
                     return
                 }
                 channel = ch
+                handler = try? ch.pipeline.syncOperations.handler(type: ReplayClientHandler.self)
                 clientEndpoint = endpoint(ch.localAddress)
                 serverEndpoint = endpoint(ch.remoteAddress)
                 connectionID = engine.recorder.newConnectionID()
@@ -194,26 +194,17 @@ final class ConnectionDriver: @unchecked Sendable {
         inflight = InFlight(
             original: Original(original), request: request, id: id, start: Clock.nowMicros(), annotations: annotations)
         state = .sending
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(request.headers.count)
-        for f in request.headers { headers.add(name: f.name, value: f.value) }
-        let head = HTTPRequestHead(
-            version: HTTPVersion(major: Int(request.version.major), minor: Int(request.version.minor)),
-            method: HTTPMethod(rawValue: request.method), uri: request.target, headers: headers)
-        channel.write(HTTPClientRequestPart.head(head), promise: nil)
-        if !request.body.isEmpty {
-            channel.write(HTTPClientRequestPart.body(.byteBuffer(channel.allocator.buffer(bytes: request.body))), promise: nil)
-        }
-        let trailers: HTTPHeaders? =
-            request.trailers.isEmpty ? nil : HTTPHeaders(request.trailers.map { ($0.name, $0.value) })
+        handler?.requestMethod = request.method
+        var buffer = channel.allocator.buffer(capacity: Self.headSize(request) + request.body.count + 32)
+        Self.serialize(request, into: &buffer)
         if request.body.count > Self.smallBody {
-            channel.writeAndFlush(HTTPClientRequestPart.end(trailers)).whenSuccess { [self] in
+            channel.writeAndFlush(buffer).whenSuccess { [self] in
                 if inflight?.id == id { inflight?.requestEnd = Clock.nowMicros() }
             }
         } else {
             // A small request is written by the flush itself (loopback, an empty socket buffer);
             // no promise and callback per request for its end time.
-            channel.writeAndFlush(HTTPClientRequestPart.end(trailers), promise: nil)
+            channel.writeAndFlush(buffer, promise: nil)
             inflight?.requestEnd = Clock.nowMicros()
         }
         inflightDeadline = .now() + engine.requestTimeout
@@ -222,6 +213,56 @@ final class ConnectionDriver: @unchecked Sendable {
 
     /// Requests with bodies up to this size take their end time when the flush returns.
     static let smallBody = 16 << 10
+
+    /// Bytes of the request line and header section (an estimate for the buffer's capacity).
+    static func headSize(_ r: Request) -> Int {
+        var n = r.method.utf8.count + r.target.utf8.count + 14
+        for f in r.headers { n += f.name.utf8.count + f.value.utf8.count + 4 }
+        return n
+    }
+
+    /// The request as HTTP/1.x bytes: request line, headers as given (the framing headers were
+    /// settled by `outgoingRequest`), the body as is, or as one chunk plus the trailers when the
+    /// request is chunked.
+    static func serialize(_ r: Request, into b: inout ByteBuffer) {
+        b.writeString(r.method)
+        b.writeInteger(UInt8(ascii: " "))
+        b.writeString(r.target)
+        b.writeString(" HTTP/")
+        b.writeInteger(UInt8(ascii: "0") &+ r.version.major)
+        b.writeInteger(UInt8(ascii: "."))
+        b.writeInteger(UInt8(ascii: "0") &+ r.version.minor)
+        b.writeString("\r\n")
+        var chunked = false
+        for f in r.headers {
+            b.writeString(f.name)
+            b.writeString(": ")
+            b.writeString(f.value)
+            b.writeString("\r\n")
+            if !chunked && f.name.caseInsensitiveEquals("transfer-encoding") && f.value.lowercased().contains("chunked") {
+                chunked = true
+            }
+        }
+        b.writeString("\r\n")
+        guard chunked else {
+            b.writeBytes(r.body)
+            return
+        }
+        if !r.body.isEmpty {
+            b.writeString(String(r.body.count, radix: 16))
+            b.writeString("\r\n")
+            b.writeBytes(r.body)
+            b.writeString("\r\n")
+        }
+        b.writeString("0\r\n")
+        for f in r.trailers {
+            b.writeString(f.name)
+            b.writeString(": ")
+            b.writeString(f.value)
+            b.writeString("\r\n")
+        }
+        b.writeString("\r\n")
+    }
 
     private func armTimeout() {
         guard timeoutTimer == nil, !finished else { return }
@@ -272,24 +313,28 @@ final class ConnectionDriver: @unchecked Sendable {
         guard ch === channel, state == .sending, inflight != nil else { return }
         // After a 101 the connection speaks another protocol: the handshake is what a replay
         // compares (the recording keeps the tunnel's byte counts, not its frames).
-        let upgraded = received.head.status == .switchingProtocols
+        let upgraded = received.status == 101
         if upgraded, var f = inflight {
             f.annotations.append(Annotation("upgrade", "handshake replayed; tunnel data is not replayed"))
             inflight = f
         }
         let closes =
             upgraded
-            || received.head.headers[canonicalForm: "connection"].contains { $0.lowercased() == "close" }
-            || (received.head.version.minor == 0
-                && !received.head.headers[canonicalForm: "connection"].contains { $0.lowercased() == "keep-alive" })
+            || Self.hasConnectionToken(received.message.headers, "close")
+            || (received.message.version.minor == 0 && !Self.hasConnectionToken(received.message.headers, "keep-alive"))
         endInFlight(response: received, error: nil)
         if closes { dropChannel() }
-        pump()
+        // The next request leaves after the loop has handled every response of this wake-up
+        // (a task runs after the I/O events): the requests of one wake-up reach the target
+        // together, as wrk's do, instead of one write (and one wake-up of the target) per
+        // response while the target waits on the loop.
+        loop.execute { [self] in pump() }
     }
 
     func connectionClosed(_ ch: any Channel, partial: ReceivedResponse?) {
         guard ch === channel else { return }
         channel = nil
+        handler = nil
         if state == .sending {
             endInFlight(response: partial, error: "reset")
             pump()
@@ -305,9 +350,23 @@ final class ConnectionDriver: @unchecked Sendable {
         pump()
     }
 
+    /// Whether a Connection header lists `token` (case-insensitive, comma-separated lists).
+    static func hasConnectionToken(_ headers: Headers, _ token: String) -> Bool {
+        for f in headers where f.name.caseInsensitiveEquals("connection") {
+            for part in f.value.split(separator: ",") {
+                var t = part[...]
+                while t.first == " " || t.first == "\t" { t = t.dropFirst() }
+                while t.last == " " || t.last == "\t" { t = t.dropLast() }
+                if t.lowercased() == token { return true }
+            }
+        }
+        return false
+    }
+
     private func dropChannel() {
         channel?.close(promise: nil)
         channel = nil
+        handler = nil
     }
 
     private func endInFlight(response: ReceivedResponse?, error: String?) {
@@ -323,18 +382,15 @@ final class ConnectionDriver: @unchecked Sendable {
         var framing: Framing = []
         var timing = Timing(requestStart: f.start, requestEnd: f.requestEnd)
         if let r = received {
-            let headers = r.head.headers.map { HeaderField($0.name, $0.value) }
+            let m = r.message
             response = Response(
-                status: UInt16(clamping: r.head.status.code), reason: r.head.status.reasonPhrase,
-                version: HTTPVersionNumber(major: UInt8(clamping: r.head.version.major), minor: UInt8(clamping: r.head.version.minor)),
-                headers: headers, body: r.body,
-                bodyTruncation: r.sha256.map { BodyTruncation(originalLength: r.bodyLength, sha256: $0) },
-                trailers: r.trailers.map { $0.map { HeaderField($0.name, $0.value) } } ?? [], interim: r.interim)
-            timing.responseStart = r.responseStart
-            timing.responseEnd = r.responseEnd
-            if headers.first("Transfer-Encoding")?.lowercased().contains("chunked") == true {
+                status: m.status, reason: m.reason, version: m.version, headers: m.headers, body: m.body,
+                bodyTruncation: m.truncation, trailers: m.trailers, interim: r.interim)
+            timing.responseStart = m.startTime
+            timing.responseEnd = m.endTime
+            if m.chunked {
                 framing.insert(.responseChunked)
-            } else if headers.first("Content-Length") != nil {
+            } else if m.headers.first("Content-Length") != nil {
                 framing.insert(.responseContentLength)
             }
         }

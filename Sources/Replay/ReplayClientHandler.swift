@@ -1,97 +1,105 @@
-import Crypto
+import Capture
 import HarnessCore
 import NIOCore
-import NIOHTTP1
 
-/// A response as the replay client received it.
+/// A response as the replay client received it: the final message (status, headers, body as kept,
+/// trailers, first- and last-byte times) and the 1xx responses that came before it.
 struct ReceivedResponse {
-    var head: HTTPResponseHead
+    var message: HTTPMessage
     var interim: [InterimResponse]
-    var body: [UInt8]
-    var bodyLength: UInt64
-    var sha256: [UInt8]?
-    var trailers: HTTPHeaders?
-    var responseStart: Int64
-    var responseEnd: Int64
+
+    var status: UInt16 { message.status }
 }
 
-/// Collects one response at a time on a replay connection and reports it (or the failure) to
-/// its driver. Lives on the driver's event loop.
+/// Frames the target's responses on one replay connection straight from the socket's bytes, with
+/// the same HTTP/1.x framer off-the-wire capture uses (`HTTPStreamParser`: Content-Length,
+/// chunked with trailers, close-delimited, no body for HEAD/1xx/204/304, 101), and reports each
+/// response (or the failure) to its driver. No HTTP codec in the pipeline: the request goes out
+/// as bytes the driver serialized, the response comes in as bytes. Lives on the driver's loop.
 final class ReplayClientHandler: ChannelInboundHandler {
-    typealias InboundIn = HTTPClientResponsePart
+    typealias InboundIn = ByteBuffer
 
     private let driver: ConnectionDriver
-    private let maxBody: Int
-    private var head: HTTPResponseHead?
+    private var parser: HTTPStreamParser
     private var interim: [InterimResponse] = []
-    private var body: [UInt8] = []
-    private var length: UInt64 = 0
-    private var hasher: SHA256?
-    private var responseStart: Int64 = 0
+    /// The head of the response being read (for a partial response when the connection closes).
+    private var head: HTTPMessage?
+    private var failed = false
+    /// The method of the request in flight: a response to HEAD has no body whatever it says.
+    var requestMethod = "GET"
 
     init(driver: ConnectionDriver, maxBody: Int) {
         self.driver = driver
-        self.maxBody = maxBody
+        // Heads and chunk lines are buffered; bodies stream through the accumulator (kept up to
+        // `maxBody`, the rest counted and digested).
+        self.parser = HTTPStreamParser(role: .response, maxBody: maxBody, maxBufferedBytes: 1 << 20)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let h):
-            if h.status.code >= 100 && h.status.code < 200 && h.status.code != 101 {
-                interim.append(
-                    InterimResponse(
-                        status: UInt16(h.status.code), reason: h.status.reasonPhrase,
-                        headers: h.headers.map { HeaderField($0.name, $0.value) }))
+        let buffer = unwrapInboundIn(data)
+        guard !failed else { return }
+        let now = Clock.nowMicros()
+        buffer.withUnsafeReadableBytes { parser.append($0, time: now) }
+        drain(context: context)
+    }
+
+    private func drain(context: ChannelHandlerContext) {
+        while !failed, let event = parser.next() {
+            switch event {
+            case .head(let m):
+                head = m
+                parser.setBodyMode(
+                    HTTPStreamParser.responseBodyMode(status: m.status, requestMethod: requestMethod, headers: m.headers))
+            case .message(let m):
+                head = nil
+                if m.status >= 100 && m.status < 200 && m.status != 101 {
+                    interim.append(InterimResponse(status: m.status, reason: m.reason, headers: m.headers))
+                    continue
+                }
+                if let error = m.parseError {
+                    fail(context: context, kind: "error: malformed response: \(error.message)")
+                    return
+                }
+                let received = ReceivedResponse(message: m, interim: interim)
+                interim = []
+                driver.responseReceived(received, on: context.channel)
+            case .malformed(let error, _):
+                fail(context: context, kind: "error: malformed response: \(error.message)")
                 return
             }
-            head = h
-            body = []
-            length = 0
-            hasher = nil
-            responseStart = Clock.nowMicros()
-        case .body(let buffer):
-            length += UInt64(buffer.readableBytes)
-            buffer.withUnsafeReadableBytes { raw in
-                if hasher != nil {
-                    hasher!.update(bufferPointer: raw)
-                }
-                if body.count + raw.count <= maxBody {
-                    body.append(contentsOf: raw)
-                } else if hasher == nil {
-                    var h = SHA256()
-                    h.update(data: body)
-                    h.update(bufferPointer: raw)
-                    hasher = h
-                    body.append(contentsOf: raw.prefix(maxBody - body.count))
-                }
-            }
-        case .end(let trailers):
-            guard let h = head else { return }
-            let received = ReceivedResponse(
-                head: h, interim: interim, body: body, bodyLength: length,
-                sha256: hasher.map { Array($0.finalize()) }, trailers: trailers, responseStart: responseStart,
-                responseEnd: Clock.nowMicros())
-            head = nil
-            interim = []
-            body = []
-            hasher = nil
-            driver.responseReceived(received, on: context.channel)
         }
     }
 
+    private func fail(context: ChannelHandlerContext, kind: String) {
+        failed = true
+        driver.connectionFailed(context.channel, kind: kind)
+        context.close(promise: nil)
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
-        driver.connectionClosed(context.channel, partial: head.map { partialResponse($0) })
+        if !failed {
+            // The end of the stream ends a close-delimited response (a whole one); anything else
+            // in progress was cut short.
+            parser.finish(time: Clock.nowMicros())
+            var partial: ReceivedResponse?
+            while let event = parser.next() {
+                guard case .message(let m) = event, !(m.status >= 100 && m.status < 200 && m.status != 101) else { continue }
+                if m.complete && m.parseError == nil {
+                    head = nil
+                    driver.responseReceived(ReceivedResponse(message: m, interim: interim), on: context.channel)
+                    interim = []
+                } else {
+                    partial = ReceivedResponse(message: m, interim: interim)
+                }
+            }
+            if partial == nil, let h = head { partial = ReceivedResponse(message: h, interim: interim) }
+            driver.connectionClosed(context.channel, partial: partial)
+        }
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        driver.connectionFailed(context.channel, kind: ConnectionFailure.classify(error))
-        context.close(promise: nil)
-    }
-
-    private func partialResponse(_ h: HTTPResponseHead) -> ReceivedResponse {
-        ReceivedResponse(
-            head: h, interim: interim, body: body, bodyLength: length, sha256: nil, trailers: nil,
-            responseStart: responseStart, responseEnd: Clock.nowMicros())
+        guard !failed else { return }
+        fail(context: context, kind: ConnectionFailure.classify(error))
     }
 }

@@ -1,4 +1,5 @@
 public import HarnessCore
+import CHarnessSupport
 import Foundation
 
 /// The replay's result log, plus unique ids for exchanges and connections.
@@ -30,6 +31,9 @@ public final class ResultRecorder: @unchecked Sendable {
 
     /// Exchanges written between two hand-backs of free memory (`MemoryTrim`).
     static let trimEvery = 50_000
+
+    /// The writer thread's nice value (as the recording proxy's writer).
+    static let writerNice: Int32 = 5
 
     /// Exchanges queued at once before the writer is woken (it also wakes every 50 ms).
     static let wakeBatch = 256
@@ -76,6 +80,9 @@ public final class ResultRecorder: @unchecked Sendable {
     }
 
     private func run() {
+        // The writer's work is not latency-sensitive; the event loops' is. At a lower priority it
+        // never holds a core that a loop with a response to handle is waiting for.
+        _ = harness_set_thread_nice(Self.writerNice)
         var batch: [Exchange] = []
         var sinceTrim = 0
         while true {
