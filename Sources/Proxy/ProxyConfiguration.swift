@@ -71,6 +71,20 @@ public struct ProxyRoute: Sendable, Equatable {
         self.init(prefix: prefix, upstreams: [ProxyUpstream(upstream)])
     }
 
+    /// The route of `--upstream URL[,URL...]`: every path to the upstream. Unlike a `--route`
+    /// (mapped exactly as `ProxyPass` maps it, trailing slashes included), an upstream given as a
+    /// bare origin (`http://host:port`, no path) means that origin's root: `/x` goes to
+    /// `http://host:port/x`, as a reverse proxy's upstream does in nginx, mitmproxy or GoReplay.
+    public init(upstreamParsing text: String) throws(ProxyConfigurationError) {
+        let members = text.split(separator: ",").map { member -> String in
+            let m = String(member)
+            let url = m.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? m
+            guard let scheme = url.firstRange(of: "://"), !url[scheme.upperBound...].contains("/") else { return m }
+            return url + "/" + m.dropFirst(url.count)
+        }
+        try self.init(parsing: "/=" + members.joined(separator: ","))
+    }
+
     /// Parses `PREFIX=URL[,URL...]`, each URL optionally followed by `#route=NAME` / `#standby`.
     public init(parsing text: String) throws(ProxyConfigurationError) {
         guard let eq = text.firstIndex(of: "="), text[..<eq].hasPrefix("/") else {
@@ -159,8 +173,11 @@ public struct ProxyConfiguration: Sendable {
 
     public init(routes: [ProxyRoute] = []) { self.routes = routes }
 
-    /// One route `/` -> `url` (`--upstream URL`).
-    public init(upstream url: String) { self.routes = [ProxyRoute(prefix: "/", upstream: url)] }
+    /// One route `/` -> `url` (`--upstream URL`; a bare origin means its root, see
+    /// `ProxyRoute(upstreamParsing:)`).
+    public init(upstream url: String) {
+        self.routes = [(try? ProxyRoute(upstreamParsing: url)) ?? ProxyRoute(prefix: "/", upstream: url)]
+    }
 
     /// Checks the routes and TLS settings; the first problem as a sentence.
     public func validate() throws(ProxyConfigurationError) {

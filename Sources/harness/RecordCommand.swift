@@ -121,7 +121,7 @@ struct RecordCommand: AsyncParsableCommand {
         c.listenHost = endpoint.host
         c.listenPort = Int(endpoint.port)
         do {
-            if let upstream { c.routes.append(try ProxyRoute(parsing: "/=" + upstream)) }
+            if let upstream { c.routes.append(try ProxyRoute(upstreamParsing: upstream)) }
             for r in routes { c.routes.append(try ProxyRoute(parsing: r)) }
         } catch {
             throw HarnessError(.usage, error.message)

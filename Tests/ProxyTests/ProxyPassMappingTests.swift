@@ -97,6 +97,21 @@ import Testing
         #expect(UpstreamOrigin(url: "https://h/")?.port == 443)
     }
 
+    /// `--upstream http://host:port` (a bare origin) means the origin's root; a path is kept as
+    /// given, and `--route` keeps mod_proxy's exact trailing-slash mapping.
+    @Test func upstreamBareOriginMeansItsRoot() throws {
+        let bare = try ProxyRoute(upstreamParsing: "http://127.0.0.1:8080")
+        #expect(bare.prefix == "/" && bare.upstreams == [ProxyUpstream("http://127.0.0.1:8080/")])
+        #expect(ProxyPassMapping.upstreamTarget(memberPath: "/", path: "/x/y", matched: 1, query: "a=1") == "/x/y?a=1")
+        let pool = try ProxyRoute(upstreamParsing: "http://a:1#route=r1,https://b:2/base#standby,http://[::1]:3")
+        #expect(pool.upstreams == [
+            ProxyUpstream("http://a:1/", route: "r1"), ProxyUpstream("https://b:2/base", standby: true), ProxyUpstream("http://[::1]:3/"),
+        ])
+        #expect(ProxyConfiguration(upstream: "http://h:9").routes[0].upstreams[0].url == "http://h:9/")
+        #expect(try ProxyRoute(parsing: "/=http://127.0.0.1:8080").upstreams[0].url == "http://127.0.0.1:8080")
+        #expect(throws: ProxyConfigurationError.self) { try ProxyRoute(upstreamParsing: "ftp://x") }
+    }
+
     @Test func balancerRoundRobinStandbyAndSticky() {
         let route = ProxyRoute(
             prefix: "/",
