@@ -4,19 +4,11 @@ import NIOCore
 import NIOPosix
 
 /// A recorded front exchange waiting to be replayed, and when (nil: as soon as possible).
-/// A class: it travels from the reader through the engine's batches to its driver's queue, and a
-/// reference is one retain per hand-over where the exchange's value is dozens.
-final class PendingRequest: Sendable {
-    let exchange: Exchange
-    let due: NIODeadline?
+struct PendingRequest {
+    var exchange: Exchange
+    var due: NIODeadline?
     /// The last request of its recorded connection: the replayed connection closes after it.
-    let last: Bool
-
-    init(exchange: Exchange, due: NIODeadline?, last: Bool = false) {
-        self.exchange = exchange
-        self.due = due
-        self.last = last
-    }
+    var last = false
 }
 
 /// The client side of a running replay: one `ConnectionDriver` per recorded connection, at most

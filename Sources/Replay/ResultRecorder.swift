@@ -1,7 +1,6 @@
 public import HarnessCore
 import CHarnessSupport
 import Foundation
-import Synchronization
 
 /// The replay's result log, plus unique ids for exchanges and connections.
 ///
@@ -13,6 +12,8 @@ public final class ResultRecorder: @unchecked Sendable {
     private let lock = ConditionLock()
     // Guarded by `lock`.
     private let writer: any ExchangeSink
+    private var nextExchangeID: UInt64 = 1
+    private var nextConnectionID: UInt64 = 1
     private var queue: [Exchange] = []
     private var failure: (any Error)?
     private var closing = false
@@ -41,16 +42,18 @@ public final class ResultRecorder: @unchecked Sendable {
         self.writer = sink
     }
 
-    // Atomics, not the queue's lock: every replayed request takes an id on its event loop.
-    private let nextExchangeID = Atomic<UInt64>(1)
-    private let nextConnectionID = Atomic<UInt64>(1)
-
     public func newExchangeID() -> UInt64 {
-        nextExchangeID.wrappingAdd(1, ordering: .relaxed).oldValue
+        lock.locked {
+            defer { nextExchangeID += 1 }
+            return nextExchangeID
+        }
     }
 
     public func newConnectionID() -> UInt64 {
-        nextConnectionID.wrappingAdd(1, ordering: .relaxed).oldValue
+        lock.locked {
+            defer { nextConnectionID += 1 }
+            return nextConnectionID
+        }
     }
 
     /// Exchanges written so far.
