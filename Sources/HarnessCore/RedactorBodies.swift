@@ -57,16 +57,28 @@ extension Redactor {
     ) -> Bool {
         let truncated = truncation != nil
         let type = headers.first("Content-Type")?.lowercased() ?? ""
-        let (redacted, note) = decodedBody(body, headers: headers, truncated: truncated, side: side) { content in
-            let structured = structuredContent(content, type: type)
-            return patternContent(structured ?? content, truncated: truncated) ?? structured
+        // Until nothing changes (a few rounds at most): the rules read the same bytes more than
+        // one way (a body that starts like JSON is also read as JSON; a form value's replacement
+        // can remove quotes that a JSON reading saw), so one round could leave what a second
+        // would redact. Redaction is then idempotent: a redacted body passes through unchanged.
+        var changed = false
+        for round in 0..<Self.maxBodyRounds {
+            let (redacted, note) = decodedBody(body, headers: headers, truncated: truncated, side: side) { content in
+                let structured = structuredContent(content, type: type)
+                return patternContent(structured ?? content, truncated: truncated) ?? structured
+            }
+            if let note, round == 0 { notes.append(note) }
+            // Equal bytes are no change: re-framing them would re-key a truncated body's digest.
+            guard let redacted, redacted != body else { break }
+            reframe(&headers, &truncation, from: body.count, to: redacted.count)
+            body = redacted
+            changed = true
         }
-        if let note { notes.append(note) }
-        guard let redacted else { return false }
-        reframe(&headers, &truncation, from: body.count, to: redacted.count)
-        body = redacted
-        return true
+        return changed
     }
+
+    /// Rounds of body rules at most (see `redactBody`).
+    static let maxBodyRounds = 4
 
     /// The content with JSON fields and form parameters redacted; nil when unchanged.
     private func structuredContent(_ content: [UInt8], type: String) -> [UInt8]? {
