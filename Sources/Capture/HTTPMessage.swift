@@ -3,7 +3,12 @@ private import Crypto
 
 /// One HTTP/1.x request or response as the stream parser found it, with how it was delimited and
 /// what was missing.
-public struct HTTPMessage: Sendable, Equatable {
+///
+/// A reference type: the parser fills one object per message and the connection, the pairing and
+/// the log writer's batch pass it on without copying its fields (a value type was copied, with a
+/// retain per field, five to eight times per message). The parser stops mutating a message once its
+/// `.message` event is out, and only then is it handed to another thread (hence `@unchecked`).
+public final class HTTPMessage: @unchecked Sendable {
     public var isRequest: Bool
     public var method = ""
     public var target = ""

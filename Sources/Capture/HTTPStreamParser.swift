@@ -289,7 +289,7 @@ public struct HTTPStreamParser {
     private mutating func finishMessage() { endMessage(complete: true) }
 
     private mutating func endMessage(complete: Bool) {
-        guard var m = current else { return }
+        guard let m = current else { return }
         current = nil
         m.complete = complete && m.gapBytes == 0
         m.endTime = now

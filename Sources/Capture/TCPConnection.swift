@@ -213,7 +213,7 @@ final class TCPConnection {
                 return
             }
             delegate.parseErrorSeen()
-            var request = HTTPMessage(isRequest: true)
+            let request = HTTPMessage(isRequest: true)
             request.startTime = time
             request.endTime = time
             request.parseError = error
