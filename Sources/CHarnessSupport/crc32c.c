@@ -62,6 +62,22 @@ uint32_t harness_crc32c(uint32_t crc, const void *data, size_t length) {
 uint64_t harness_hash64(const void *data, size_t length) {
     const uint8_t *p = (const uint8_t *)data;
     uint64_t h = 0xcbf29ce484222325ull ^ (uint64_t)length;
+    if (length >= 64) {
+        /* Four independent lanes: the multiply chains overlap (about 4x the single lane's speed on
+           bodies, which the log encoder hashes whole to find repeats). */
+        uint64_t l0 = h, l1 = h ^ 0x9e3779b97f4a7c15ull, l2 = h ^ 0xc2b2ae3d27d4eb4full, l3 = h ^ 0x165667b19e3779f9ull;
+        while (length >= 32) {
+            uint64_t w0, w1, w2, w3;
+            memcpy(&w0, p, 8); memcpy(&w1, p + 8, 8); memcpy(&w2, p + 16, 8); memcpy(&w3, p + 24, 8);
+            l0 = (l0 ^ w0) * 0x100000001b3ull; l0 ^= l0 >> 29;
+            l1 = (l1 ^ w1) * 0x100000001b3ull; l1 ^= l1 >> 29;
+            l2 = (l2 ^ w2) * 0x100000001b3ull; l2 ^= l2 >> 29;
+            l3 = (l3 ^ w3) * 0x100000001b3ull; l3 ^= l3 >> 29;
+            p += 32;
+            length -= 32;
+        }
+        h = l0 ^ (l1 * 0xff51afd7ed558ccdull) ^ ((l2 ^ (l2 >> 31)) * 0xc4ceb9fe1a85ec53ull) ^ (l3 << 1 | l3 >> 63);
+    }
     while (length >= 8) {
         uint64_t w;
         memcpy(&w, p, 8);

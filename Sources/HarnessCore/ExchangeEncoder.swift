@@ -4,20 +4,32 @@ import Glibc
 /// Turns exchanges into log records, keeping the per-segment tables (header-name dictionary and
 /// content-addressed bodies). Name and body records it needs are emitted before the exchange.
 struct ExchangeEncoder {
-    private var names: [String: Int] = [:]
-    private var values: [String: Int] = [:]
+    /// Header names: the static table's, then the segment's own (`LogFormat.staticNames.count` on).
+    private var names = ExchangeEncoder.staticNames
+    private var dynamicNames = 0
+    private var values = StringIndex(minimumCapacity: 1024)
     private var bodyIndex: [UInt64: [Int]] = [:]
     private var bodies: [[UInt8]] = []
     /// Unique body bytes held in this segment (the writer starts a new segment past a limit).
     private(set) var segmentBodyBytes = 0
 
     mutating func resetSegment() {
-        names.removeAll(keepingCapacity: true)
-        values.removeAll(keepingCapacity: true)
+        if dynamicNames > 0 {
+            names = Self.staticNames
+            dynamicNames = 0
+        }
+        values.removeAll()
         bodyIndex.removeAll(keepingCapacity: true)
         bodies.removeAll(keepingCapacity: true)
         segmentBodyBytes = 0
     }
+
+    /// The static header names, each at its first index in `LogFormat.staticNames`.
+    private static let staticNames: StringIndex = {
+        var index = StringIndex(minimumCapacity: LogFormat.staticNames.count)
+        for (i, n) in LogFormat.staticNames.enumerated() where index[n] == nil { index.insert(n, value: i) }
+        return index
+    }()
 
     /// Appends the records for `exchange` to `out`; returns how many records were written.
     mutating func encode(_ e: Exchange, into out: inout ByteWriter) -> Int {
@@ -122,13 +134,12 @@ struct ExchangeEncoder {
         var added = 0
         body.varint(UInt64(headers.count))
         for h in headers {
-            if let i = LogFormat.staticNameIndex[h.name] {
-                body.varint(UInt64(i))
-            } else if let i = names[h.name] {
+            if let i = names[h.name] {
                 body.varint(UInt64(i))
             } else {
-                let i = LogFormat.staticNames.count + names.count
-                names[h.name] = i
+                let i = LogFormat.staticNames.count + dynamicNames
+                dynamicNames += 1
+                names.insert(h.name, value: i)
                 records.u8(LogFormat.RecordType.name.rawValue)
                 var def = ByteWriter(capacity: h.name.utf8.count + 4)
                 def.varint(UInt64(i))
@@ -152,7 +163,7 @@ struct ExchangeEncoder {
         body.varint(0)
         body.string(value)
         if value.utf8.count <= LogFormat.maxTabledValueLength && values.count < LogFormat.maxTabledValues {
-            values[value] = values.count
+            values.insert(value, value: values.count)
         }
     }
 

@@ -50,12 +50,6 @@ public enum LogFormat {
         ]
         return names + names.map { $0.lowercased() }
     }()
-
-    static let staticNameIndex: [String: Int] = {
-        var index: [String: Int] = [:]
-        for (i, n) in staticNames.enumerated() where index[n] == nil { index[n] = i }
-        return index
-    }()
 }
 
 /// The metadata at the top of a log: who wrote it, from what, and how.

@@ -37,6 +37,11 @@ final class LogWriterPipeline: @unchecked Sendable {
     private var done: UInt64 = 0
     private var flushedCount = 0
     private var written: UInt64 = 0
+    /// Jobs the thread has written, handed back so the caller's thread frees what it allocated.
+    /// Freed on this thread, the caller's objects (a capture's messages, headers and bodies) went
+    /// back to the caller's malloc arena under its lock, and the two threads took turns waking
+    /// each other through that lock (a tenth of both threads' time in a capture).
+    private var spent: [Job] = []
     // The caller's thread only.
     private var batch: [Item] = []
     /// Exchanges in `batch` (a batch item counts its own).
@@ -112,6 +117,7 @@ final class LogWriterPipeline: @unchecked Sendable {
             pthread_join(t, nil)
             thread = nil
         }
+        spent.removeAll()
         if let result { throw result }
     }
 
@@ -119,7 +125,10 @@ final class LogWriterPipeline: @unchecked Sendable {
         let exchanges = batch
         batch = []
         batchCount = 0
+        var dead: [Job] = []
+        defer { dead.removeAll() }  // here, outside the lock, on the caller's thread
         try lock.locked {
+            swap(&dead, &spent)
             while queue.count >= Self.maxQueuedBatches && failure == nil { lock.wait() }
             if let failure { throw failure }
             if !exchanges.isEmpty { queue.append(.exchanges(exchanges)) }
@@ -165,6 +174,7 @@ final class LogWriterPipeline: @unchecked Sendable {
                 error = e
             }
             lock.locked {
+                spent.append(contentsOf: jobs)
                 if failure == nil, let error { failure = error }
                 if reached > done { done = reached }
                 flushedCount = blocks.flushed
