@@ -21,6 +21,7 @@ public struct ScannedField {
 public struct ScannedExchange {
     public var id: UInt64 = 0
     public var leg: Leg = .direct
+    public var connectionID: UInt64 = 0
     public var clientHost = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
     public var serverHost = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
     public var serverPort: UInt16 = 0
@@ -250,7 +251,7 @@ public final class LogScanner {
         e.id = try varint(end)
         guard let leg = Leg(rawValue: try u8(end)) else { throw fail("unknown leg", cursor) }
         e.leg = leg
-        _ = try varint(end)
+        e.connectionID = try varint(end)
         e.clientHost = try string(end)
         _ = try port(end)
         e.serverHost = try string(end)

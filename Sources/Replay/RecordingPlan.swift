@@ -30,20 +30,24 @@ public struct RecordingPlan: Sendable {
 
     /// The backend origin of a recorded back exchange.
     public static func backendOrigin(of e: Exchange) -> Origin {
-        let server = e.connection.server
-        if server.port == 0, let host = e.request.headers.first("Host"),
-            let parsed = Origin(parsing: (e.connection.tls ? "https://" : "http://") + host)
-        {
-            return parsed
-        }
-        return Origin(tls: e.connection.tls, host: server.host, port: server.port)
+        backendOrigin(
+            tls: e.connection.tls, serverHost: e.connection.server.host, serverPort: e.connection.server.port,
+            host: e.request.headers.first("Host"))
     }
 
-    /// Streams `path` once.
+    /// The backend origin of a back exchange: its server endpoint, or for a recording without one
+    /// (port 0) the origin its Host header names.
+    static func backendOrigin(tls: Bool, serverHost: String, serverPort: UInt16, host: String?) -> Origin {
+        if serverPort == 0, let host, let parsed = Origin(parsing: (tls ? "https://" : "http://") + host) { return parsed }
+        return Origin(tls: tls, host: serverHost, port: serverPort)
+    }
+
+    /// Streams `path` once, with the log scanner: no `Exchange` is built (a full decode of every
+    /// record was a tenth of a replay's CPU, before the first request left).
     public static func build(path: String, selection: ReplaySelection, maxTrackedConnections: Int = 500_000) throws
         -> RecordingPlan
     {
-        let reader = try LogReader(path: path)
+        let scanner = try LogScanner(path: path)
         var front = ConnectionEndsBuilder(maxTracked: maxTrackedConnections)
         var direct = ConnectionEndsBuilder(maxTracked: maxTrackedConnections)
         var totals: [Leg: Int] = [.front: 0, .direct: 0]
@@ -55,12 +59,16 @@ public struct RecordingPlan: Sendable {
         var endpoints = Set<String>()
         var hosts = Set<String>()
         var count = 0
-        while let e = try reader.next() {
+        let filters = selection.filtersExchanges
+        while try scanner.next() {
             count += 1
+            let e = scanner.record
             switch e.leg {
             case .back:
                 backs += 1
-                let o = backendOrigin(of: e)
+                let host = hostHeader(scanner, e.requestFields)
+                let o = backendOrigin(
+                    tls: e.tls, serverHost: String(decoding: e.serverHost, as: UTF8.self), serverPort: e.serverPort, host: host)
                 let index: Int
                 if let i = originIndex[o] {
                     index = i
@@ -70,24 +78,34 @@ public struct RecordingPlan: Sendable {
                     origins.append(o)
                     hostsByOrigin.append([])
                 }
-                if let h = e.request.headers.first("Host")?.lowercased(), hostsByOrigin[index].count < 16,
-                    !hostsByOrigin[index].contains(h)
-                {
+                if let h = host?.lowercased(), hostsByOrigin[index].count < 16, !hostsByOrigin[index].contains(h) {
                     hostsByOrigin[index].append(h)
                 }
             case .front, .direct:
                 if e.timing.requestStart > 0 { start = min(start, e.timing.requestStart) }
                 if e.leg == .front {
-                    if endpoints.count < 64 { endpoints.insert(e.connection.server.description) }
-                    if hosts.count < 64, let h = e.request.headers.first("Host") { hosts.insert(h.lowercased()) }
+                    if endpoints.count < 64 {
+                        let server = Endpoint(host: String(decoding: e.serverHost, as: UTF8.self), port: e.serverPort)
+                        endpoints.insert(server.description)
+                    }
+                    if hosts.count < 64, let h = hostHeader(scanner, e.requestFields) { hosts.insert(h.lowercased()) }
                 }
-                guard selection.includes(e) else { continue }
+                if filters {
+                    let target = String(decoding: e.target, as: UTF8.self)
+                    guard
+                        selection.includes(
+                            method: String(decoding: e.method, as: UTF8.self),
+                            path: { Request(method: "", target: target).path }, connectionID: e.connectionID)
+                    else { continue }
+                } else {
+                    guard selection.includesConnection(e.connectionID) else { continue }
+                }
                 if let limit = selection.limit, totals[e.leg]! >= limit { continue }
                 totals[e.leg]! += 1
                 if e.leg == .front {
-                    front.add(connection: e.connection.id)
+                    front.add(connection: e.connectionID)
                 } else {
-                    direct.add(connection: e.connection.id)
+                    direct.add(connection: e.connectionID)
                 }
             }
         }
@@ -97,6 +115,17 @@ public struct RecordingPlan: Sendable {
         return RecordingPlan(
             ends: chosen.ends, evictedConnections: chosen.evicted, clientLeg: leg, total: totals[leg]!, recordingStart: start == .max ? 0 : start,
             backendOrigins: origins, backendAliases: aliases, backExchanges: backs, frontEndpoints: endpoints,
-            frontHosts: hosts, header: reader.header, damage: reader.damage, exchangesInFile: count)
+            frontHosts: hosts, header: scanner.header, damage: scanner.damage, exchangesInFile: count)
+    }
+
+    /// The first Host field of the scanned head `fields` (as `Headers.first("Host")`).
+    private static func hostHeader(_ scanner: LogScanner, _ fields: Range<Int>) -> String? {
+        for i in fields {
+            let f = scanner.fields[i]
+            if let name = scanner.name(f.name), name.utf8.count == 4, name.caseInsensitiveEquals("host") {
+                return String(decoding: f.value, as: UTF8.self)
+            }
+        }
+        return nil
     }
 }

@@ -59,13 +59,22 @@ public struct ReplaySelection: Sendable {
     /// True when the exchange passes the per-exchange filters (path, method) and its connection
     /// is selected. The limit is applied by the caller, counting in file order.
     public func includes(_ exchange: Exchange) -> Bool {
-        if !methods.isEmpty && !methods.contains(exchange.request.method.uppercased()) { return false }
+        includes(method: exchange.request.method, path: { exchange.request.path }, connectionID: exchange.connection.id)
+    }
+
+    /// Whether any per-exchange filter (method, path) is set; without one, `includesConnection` decides.
+    public var filtersExchanges: Bool { !methods.isEmpty || regex != nil }
+
+    /// As `includes(_:)`, from the request's method, its path (computed only for a path filter)
+    /// and its connection id.
+    public func includes(method: String, path: () -> Substring, connectionID: UInt64) -> Bool {
+        if !methods.isEmpty && !methods.contains(method.uppercased()) { return false }
         if let regex {
-            let path = String(exchange.request.path)
+            let path = String(path())
             let range = NSRange(path.startIndex..., in: path)
             if regex.value.firstMatch(in: path, range: range) == nil { return false }
         }
-        return includesConnection(exchange.connection.id)
+        return includesConnection(connectionID)
     }
 
     /// SplitMix64's finaliser: a well-spread, stable 64-bit hash of an integer.
