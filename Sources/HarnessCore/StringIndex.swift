@@ -78,3 +78,9 @@ struct StringIndex {
         for (n, h) in hashes.enumerated() { place(h, entry: n + 1) }
     }
 }
+
+/// A fast 64-bit hash of bytes (`harness_hash64`: four multiply lanes over long inputs). A change
+/// detector and table key, not cryptographic; stable within a process run.
+public func fastHash64(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+    harness_hash64(bytes.baseAddress, bytes.count)
+}
