@@ -88,7 +88,14 @@ final class LogWriterPipeline: @unchecked Sendable {
     /// Hands over a batch older than the interval, and has the thread write its partial block.
     func flushIfDue(intervalMicros: Int64) throws {
         if batch.isEmpty {
-            if let failure = lock.locked({ failure }) { throw failure }
+            // Idle: free what the thread has written (it would otherwise wait for the next batch).
+            var dead: [Job] = []
+            let failed = lock.locked { () -> (any Error)? in
+                swap(&dead, &spent)
+                return failure
+            }
+            dead.removeAll()
+            if let failed { throw failed }
             return
         }
         if Clock.nowMicros() - batchStartedAt >= intervalMicros { try submit(nil) }
