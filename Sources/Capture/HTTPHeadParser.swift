@@ -133,13 +133,27 @@ enum HTTPHeadParser {
         return string(p, start, end)
     }
 
+    /// Whether `previous` (a String of an earlier head) has exactly the bytes `[start, end)`.
+    @inline(__always)
+    static func same(_ previous: String, _ p: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Bool {
+        let n = end - start
+        return previous.utf8.withContiguousStorageIfAvailable { q -> Bool in
+            q.count == n && (n == 0 || memcmp(q.baseAddress!, p.baseAddress! + start, n) == 0)
+        } ?? false
+    }
+
     /// As `fields(_:_:_:into:)`, also setting `mask` bits for the framing fields seen, and reusing
     /// the Strings of `previous` (the same position of an earlier head) when the bytes are equal.
+    /// A head whose fields all equal `previous`'s gets `previous` itself: no new array (keep-alive
+    /// traffic repeats its heads; each array was an allocation and a free per message).
     static func fields(
         _ p: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int, into headers: inout Headers, mask: inout UInt8,
         previous: Headers
     ) -> String? {
         var lineStart = start
+        // Fields so far equal `previous[0..<k]` and are not in `headers` yet.
+        var repeating = !previous.isEmpty && headers.isEmpty
+        var k = 0
         while lineStart < end {
             var lf = lineStart
             while lf < end && p[lf] != lf_ { lf += 1 }
@@ -147,6 +161,10 @@ enum HTTPHeadParser {
             if lineEnd > lineStart {
                 if p[lineStart] == sp || p[lineStart] == tab {
                     // obs-fold: continues the previous value.
+                    if repeating {
+                        headers.append(contentsOf: previous[0..<k])
+                        repeating = false
+                    }
                     guard !headers.isEmpty else { return "header continuation without a header" }
                     var s = lineStart
                     while s < lineEnd && (p[s] == sp || p[s] == tab) { s += 1 }
@@ -163,14 +181,30 @@ enum HTTPHeadParser {
                         return "bad character in header value"
                     }
                     mask |= maskBit(p, lineStart, c)
-                    let k = headers.count
                     let prior = k < previous.count ? previous[k] : nil
+                    if repeating {
+                        if let prior, same(prior.name, p, lineStart, c), same(prior.value, p, vs, ve) {
+                            k += 1
+                            lineStart = lf + 1
+                            continue
+                        }
+                        headers.append(contentsOf: previous[0..<k])
+                        repeating = false
+                    }
                     headers.append(
                         HeaderField(
                             string(p, lineStart, c, reusing: prior?.name), string(p, vs, ve, reusing: prior?.value)))
+                    k += 1
                 }
             }
             lineStart = lf + 1
+        }
+        if repeating {
+            if k == previous.count {
+                headers = previous
+            } else {
+                headers.append(contentsOf: previous[0..<k])
+            }
         }
         return nil
     }
