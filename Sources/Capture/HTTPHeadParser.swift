@@ -142,6 +142,32 @@ enum HTTPHeadParser {
         } ?? false
     }
 
+    /// When the line at `start` is `field`'s exactly (name, colon, optional whitespace, value, then
+    /// CRLF or LF), the index after it; else nil. `field` comes from an earlier head that passed
+    /// validation, so equal bytes need no second validation.
+    @inline(__always)
+    static func repeatedLine(_ field: HeaderField, _ p: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int, mask: inout UInt8)
+        -> Int?
+    {
+        let nameEnd = start + field.name.utf8.count
+        guard nameEnd < end, p[nameEnd] == colon, same(field.name, p, start, nameEnd) else { return nil }
+        var vs = nameEnd + 1
+        while vs < end && (p[vs] == sp || p[vs] == tab) { vs += 1 }
+        let ve = vs + field.value.utf8.count
+        guard ve < end else { return nil }
+        let next: Int
+        if p[ve] == lf_ {
+            next = ve + 1
+        } else if p[ve] == cr, ve + 1 < end, p[ve + 1] == lf_ {
+            next = ve + 2
+        } else {
+            return nil
+        }
+        guard same(field.value, p, vs, ve) else { return nil }
+        mask |= maskBit(p, start, nameEnd)
+        return next
+    }
+
     /// As `fields(_:_:_:into:)`, also setting `mask` bits for the framing fields seen, and reusing
     /// the Strings of `previous` (the same position of an earlier head) when the bytes are equal.
     /// A head whose fields all equal `previous`'s gets `previous` itself: no new array (keep-alive
@@ -155,6 +181,12 @@ enum HTTPHeadParser {
         var repeating = !previous.isEmpty && headers.isEmpty
         var k = 0
         while lineStart < end {
+            if repeating, k < previous.count, let next = repeatedLine(previous[k], p, lineStart, end, mask: &mask) {
+                // The same line as the previous head's (whose bytes were validated): no scan.
+                k += 1
+                lineStart = next
+                continue
+            }
             var lf = lineStart
             while lf < end && p[lf] != lf_ { lf += 1 }
             let lineEnd = trimCR(p, lineStart, lf)
