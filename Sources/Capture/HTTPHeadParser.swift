@@ -123,13 +123,7 @@ enum HTTPHeadParser {
     /// exactly these bytes: repeated header names and values then cost a compare, not a new String.
     @inline(__always)
     static func string(_ p: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int, reusing previous: String?) -> String {
-        if let previous {
-            let n = end - start
-            let same = previous.utf8.withContiguousStorageIfAvailable { q -> Bool in
-                q.count == n && (n == 0 || memcmp(q.baseAddress!, p.baseAddress! + start, n) == 0)
-            }
-            if same == true { return previous }
-        }
+        if let previous, same(previous, p, start, end) { return previous }
         return string(p, start, end)
     }
 
@@ -215,11 +209,7 @@ enum HTTPHeadParser {
                     mask |= maskBit(p, lineStart, c)
                     let prior = k < previous.count ? previous[k] : nil
                     if repeating {
-                        if let prior, same(prior.name, p, lineStart, c), same(prior.value, p, vs, ve) {
-                            k += 1
-                            lineStart = lf + 1
-                            continue
-                        }
+                        // `repeatedLine` did not match this line: the head differs from here on.
                         headers.append(contentsOf: previous[0..<k])
                         repeating = false
                     }

@@ -24,7 +24,7 @@ struct BodyPrint {
             truncated = true
             undecodable = false
             length = truncation.originalLength
-            hash = Self.fnv(truncation.sha256)
+            hash = Self.digest(truncation.sha256)
             bytes = nil
             return
         }
@@ -36,7 +36,7 @@ struct BodyPrint {
             if let d = ContentCoding.decode(body, encoding: encoding) { decoded = d } else { undecodable = true }
         }
         length = UInt64(decoded.count)
-        hash = Self.fnv(decoded)
+        hash = Self.digest(decoded)
         bytes = decoded.count <= Self.keepLimit ? decoded : nil
     }
 
@@ -56,7 +56,7 @@ struct BodyPrint {
 
     /// A 64-bit digest of the bytes (fast, not cryptographic: a change detector; four hash lanes,
     /// where a single multiply chain over 8-byte words was 7% of a diff of differing pairs).
-    static func fnv(_ bytes: [UInt8]) -> UInt64 {
+    static func digest(_ bytes: [UInt8]) -> UInt64 {
         bytes.withUnsafeBytes { fastHash64($0) } ^ UInt64(bytes.count)
     }
 }
