@@ -134,7 +134,7 @@ struct ExchangeEncoder {
         var added = 0
         body.varint(UInt64(headers.count))
         for h in headers {
-            if let i = names[h.name] {
+            if let i = names.find(h.name) {
                 body.varint(UInt64(i))
             } else {
                 let i = LogFormat.staticNames.count + dynamicNames
@@ -156,7 +156,7 @@ struct ExchangeEncoder {
     /// Header value: `varint 0` + string for a literal (short literals join the segment's value
     /// table), `varint k` for the k-th table entry (1-based).
     private mutating func encodeValue(_ value: String, into body: inout ByteWriter) {
-        if let i = values[value] {
+        if let i = values.find(value) {
             body.varint(UInt64(i + 1))
             return
         }
