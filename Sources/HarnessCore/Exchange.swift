@@ -304,22 +304,36 @@ public struct Request: Sendable, Equatable {
 
     /// The whole body's length, including what was cut.
     public var bodyLength: UInt64 { bodyTruncation?.originalLength ?? UInt64(body.count) }
-    /// The path part of the target (before `?`).
-    public var path: Substring {
-        let t = Substring(target)
-        let pathStart: Substring
-        if !t.hasPrefix("/"), let colon = t.firstIndex(of: ":"), t[colon...].hasPrefix("://") {
-            let afterAuthority = t[t.index(colon, offsetBy: 3)...]
-            pathStart = afterAuthority.firstIndex(where: { $0 == "/" || $0 == "?" }).map { afterAuthority[$0...] } ?? "/"
-        } else {
-            pathStart = t
-        }
-        return pathStart.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? pathStart
-    }
+    /// The path part of the target (before `?`); for an absolute-form target, the part after the
+    /// authority (`/` when there is none). Scanned as bytes: the delimiters are ASCII.
+    public var path: Substring { Self.path(of: target) }
     /// The query part of the target (after `?`), if any.
-    public var query: Substring? {
-        guard let q = target.firstIndex(of: "?") else { return nil }
-        return target[target.index(after: q)...]
+    public var query: Substring? { Self.query(of: target) }
+
+    /// `path` of a request-target.
+    public static func path(of target: String) -> Substring {
+        let u = target.utf8
+        var start = u.startIndex
+        if u.first != UInt8(ascii: "/"), let colon = u.firstIndex(of: UInt8(ascii: ":")) {
+            var i = u.index(after: colon)
+            if i < u.endIndex && u[i] == UInt8(ascii: "/") {
+                i = u.index(after: i)
+                if i < u.endIndex && u[i] == UInt8(ascii: "/") {
+                    i = u.index(after: i)
+                    guard let p = u[i...].firstIndex(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") })
+                    else { return "/" }
+                    start = p
+                }
+            }
+        }
+        let end = u[start...].firstIndex(of: UInt8(ascii: "?")) ?? u.endIndex
+        return target[start..<end]
+    }
+
+    /// `query` of a request-target.
+    public static func query(of target: String) -> Substring? {
+        guard let q = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return nil }
+        return target[target.utf8.index(after: q)...]
     }
 }
 

@@ -14,7 +14,7 @@ extension FrontHandler {
     /// `ProxyPassReverse`, Via, `Header set`, and framing the client can read.
     func sendResponseHead(_ ex: InFlightExchange, upstream: HTTPResponseHead) {
         guard let context else { return }
-        var headers: Headers = upstream.headers.map { HeaderField($0.name, $0.value) }
+        var headers = ex.upstreamHeaders
         let upstreamChunked = headers.isChunked
         let hasLength = headers.first("Content-Length") != nil
         let code = Int(upstream.status.code)
@@ -62,7 +62,7 @@ extension FrontHandler {
     /// Forwards a `101 Switching Protocols`; the tunnel starts when its (empty) end arrives.
     func sendSwitchingProtocols(_ ex: InFlightExchange, upstream: HTTPResponseHead) {
         guard let context else { return }
-        var headers: Headers = upstream.headers.map { HeaderField($0.name, $0.value) }
+        var headers = ex.upstreamHeaders
         ProxyPassMapping.stripHopByHop(&headers, keepUpgrade: true)
         headers.append(HeaderField("Connection", "Upgrade"))
         ProxyPassMapping.apply(configuration.setResponseHeaders, to: &headers)

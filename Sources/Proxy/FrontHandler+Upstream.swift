@@ -26,8 +26,8 @@ extension FrontHandler: UpstreamDelegate {
         ex.memberIndex = member
         guard let origin = balancer.origins[member],
             let target = ProxyPassMapping.upstreamTarget(
-                memberPath: origin.path, path: Request.pathOf(ex.head.uri), matched: ex.matchedLength,
-                query: Request(method: "GET", target: ex.head.uri).query)
+                memberPath: origin.path, path: Request.path(of: ex.head.uri), matched: ex.matchedLength,
+                query: Request.query(of: ex.head.uri))
         else {
             shared.counters.upstreamErrors.add(1, ordering: .relaxed)
             respondLocally(ex, status: 502, detail: "DNS lookup failure for the mapped URL of \(ex.head.uri)",
@@ -223,6 +223,7 @@ extension FrontHandler: UpstreamDelegate {
         case .head(let head):
             ex.backTiming.responseStart = Clock.nowMicros()
             ex.upstreamHead = head
+            ex.upstreamHeaders = head.headers.map { HeaderField($0.name, $0.value) }
             if head.status == .switchingProtocols && ex.upgrade {
                 sendSwitchingProtocols(ex, upstream: head)
                 return

@@ -202,7 +202,7 @@ final class FrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 error: nil, clientError: true)
             return
         }
-        let path = Request.pathOf(head.uri)
+        let path = Request.path(of: head.uri)
         guard path.hasPrefix("/"),
             let (index, matched) = ProxyPassMapping.route(for: path, in: configuration.routes, matching: configuration.routeMatching)
         else {
@@ -432,13 +432,6 @@ final class FrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard shared.queue != nil else { return }
         if let back = ex.backRecord() { shared.record(back) }
         shared.record(ex.frontRecord(connection: connection))
-    }
-}
-
-extension Request {
-    /// The path of a request-target (origin-form or absolute-form), without the query.
-    static func pathOf(_ target: String) -> Substring {
-        Request(method: "GET", target: target).path
     }
 }
 

@@ -45,6 +45,8 @@ final class InFlightExchange {
     /// Parts that arrived before the upstream connection was ready.
     var buffered: [HTTPServerRequestPart] = []
     var upstreamHead: HTTPResponseHead?
+    /// `upstreamHead`'s fields as received (what the back leg records).
+    var upstreamHeaders: Headers = []
     var upstreamTrailers: Headers = []
     var lastUpstreamActivity: UInt64 = 0
     var readTimer: Scheduled<Void>?
@@ -109,7 +111,7 @@ final class InFlightExchange {
             let (body, truncation) = responseBody.finish()
             response = Response(
                 status: UInt16(clamping: h.status.code), reason: h.status.reasonPhrase, version: h.version.number,
-                headers: h.headers.map { HeaderField($0.name, $0.value) }, body: body, bodyTruncation: truncation,
+                headers: upstreamHeaders, body: body, bodyTruncation: truncation,
                 trailers: upstreamTrailers)
         }
         var f = Flags()
@@ -135,6 +137,9 @@ extension HTTPHeaders {
 extension Headers {
     /// True when a Transfer-Encoding field lists `chunked`.
     var isChunked: Bool {
-        all("Transfer-Encoding").contains { $0.lowercased().contains("chunked") }
+        for field in self where field.name.caseInsensitiveEquals("Transfer-Encoding") {
+            if field.value.lowercased().contains("chunked") { return true }
+        }
+        return false
     }
 }

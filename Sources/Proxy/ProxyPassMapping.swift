@@ -91,17 +91,44 @@ public enum ProxyPassMapping {
     /// Removes hop-by-hop headers and every header the Connection header names; `keepUpgrade` keeps
     /// `Upgrade` (and `Connection: upgrade` is re-added by the caller) for a tunnelled upgrade.
     public static func stripHopByHop(_ headers: inout Headers, keepUpgrade: Bool = false) {
+        // Without a hop-by-hop field there is no Connection field either: nothing names a field
+        // to remove, and the list stays as it is (no copy).
+        guard headers.contains(where: { isHopByHop($0.name) }) else { return }
+        // Fields the Connection header names. Hop-by-hop names among them go anyway and are not
+        // collected, so the usual `Connection: keep-alive` allocates nothing.
         var named: [String] = []
-        for v in headers.all("Connection") {
-            for token in v.split(separator: ",") {
-                let t = token.trimmingSpaces().lowercased()
-                if !t.isEmpty { named.append(t) }
+        for field in headers where field.name.caseInsensitiveEquals("Connection") {
+            var value = field.value
+            value.withUTF8 { bytes in
+                var start = 0
+                while start <= bytes.count {
+                    var end = start
+                    while end < bytes.count && bytes[end] != UInt8(ascii: ",") { end += 1 }
+                    var lo = start
+                    var hi = end
+                    while lo < hi && (bytes[lo] == 0x20 || bytes[lo] == 0x09) { lo += 1 }
+                    while hi > lo && (bytes[hi - 1] == 0x20 || bytes[hi - 1] == 0x09) { hi -= 1 }
+                    if hi > lo {
+                        let token = String(decoding: UnsafeBufferPointer(rebasing: bytes[lo..<hi]), as: UTF8.self)
+                        if !isHopByHop(token) { named.append(token) }
+                    }
+                    start = end + 1
+                }
             }
         }
         headers.removeAll { field in
-            let n = field.name.lowercased()
-            if keepUpgrade && n == "upgrade" { return false }
-            return hopByHop.contains(n) || named.contains(n) && !(keepUpgrade && n == "upgrade")
+            let n = field.name
+            if keepUpgrade && n.caseInsensitiveEquals("upgrade") { return false }
+            return isHopByHop(n) || (!named.isEmpty && named.contains { n.caseInsensitiveEquals($0) })
+        }
+    }
+
+    /// Whether `name` is one of `hopByHop` (ASCII case-insensitive), without allocating.
+    @inline(__always)
+    static func isHopByHop(_ name: String) -> Bool {
+        switch name.utf8.count {
+        case 2, 7, 10, 16, 17: hopByHop.contains { name.caseInsensitiveEquals($0) }
+        default: false
         }
     }
 

@@ -28,3 +28,29 @@ import Testing
         #expect(!([] as Headers).containsToken("connection", "close"))
     }
 }
+
+/// The path and query of a request-target, in every form a request line can carry.
+@Suite struct RequestTargetTests {
+    @Test func pathAndQueryOfEachForm() {
+        let cases: [(String, String, String?)] = [
+            ("/", "/", nil),
+            ("/a/b?x=1&y=2", "/a/b", "x=1&y=2"),
+            ("/a?", "/a", ""),
+            ("/a?b?c", "/a", "b?c"),
+            ("http://h:8080/p/q?z", "/p/q", "z"),
+            ("https://h", "/", nil),
+            ("http://h?x", "", "x"),
+            ("HTTP://H/Up", "/Up", nil),
+            ("h:443", "h:443", nil),
+            ("http:/x", "http:/x", nil),
+            ("*", "*", nil),
+            ("", "", nil),
+            ("/caf\u{e9}/\u{301}?q=\u{e9}", "/caf\u{e9}/\u{301}", "q=\u{e9}"),
+        ]
+        for (target, path, query) in cases {
+            let r = Request(method: "GET", target: target)
+            #expect(r.path == path, "path of \(target)")
+            #expect(r.query.map(String.init) == query, "query of \(target)")
+        }
+    }
+}

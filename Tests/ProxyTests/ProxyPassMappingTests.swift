@@ -79,6 +79,25 @@ import Testing
         ]
         ProxyPassMapping.stripHopByHop(&headers)
         #expect(headers == [HeaderField("Accept", "*/*")])
+
+        // Names in any case, tokens with tabs and empty items, several Connection fields.
+        var mixed: Headers = [
+            HeaderField("CONNECTION", "\tUpgrade ,, x-one"), HeaderField("connection", "X-Two"),
+            HeaderField("Upgrade", "websocket"), HeaderField("X-ONE", "1"), HeaderField("x-two", "2"),
+            HeaderField("Transfer-Encoding", "chunked"), HeaderField("Proxy-Connection", "keep-alive"),
+            HeaderField("X-Three", "3"),
+        ]
+        var kept = mixed
+        ProxyPassMapping.stripHopByHop(&mixed)
+        #expect(mixed == [HeaderField("X-Three", "3")])
+        ProxyPassMapping.stripHopByHop(&kept, keepUpgrade: true)
+        #expect(kept == [HeaderField("Upgrade", "websocket"), HeaderField("X-Three", "3")])
+
+        // Nothing hop-by-hop: the list is left alone.
+        var plain: Headers = [HeaderField("Host", "h"), HeaderField("Tee", "x"), HeaderField("Trailers", "y")]
+        let before = plain
+        ProxyPassMapping.stripHopByHop(&plain)
+        #expect(plain == before)
     }
 
     @Test func setHeadersReplaceAndRemove() {
