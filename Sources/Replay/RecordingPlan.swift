@@ -58,6 +58,10 @@ public struct RecordingPlan: Sendable {
         var backs = 0
         var endpoints = Set<String>()
         var hosts = Set<String>()
+        // The previous front exchange's server and Host: most repeat, and then the sets need no
+        // String, description or hash.
+        var lastServer: (host: [UInt8], port: UInt16) = ([], 0)
+        var lastHost: String?
         var count = 0
         let filters = selection.filtersExchanges
         while try scanner.next() {
@@ -84,11 +88,15 @@ public struct RecordingPlan: Sendable {
             case .front, .direct:
                 if e.timing.requestStart > 0 { start = min(start, e.timing.requestStart) }
                 if e.leg == .front {
-                    if endpoints.count < 64 {
+                    if endpoints.count < 64, e.serverPort != lastServer.port || !e.serverHost.elementsEqual(lastServer.host) {
+                        lastServer = (Array(e.serverHost), e.serverPort)
                         let server = Endpoint(host: String(decoding: e.serverHost, as: UTF8.self), port: e.serverPort)
                         endpoints.insert(server.description)
                     }
-                    if hosts.count < 64, let h = hostHeader(scanner, e.requestFields) { hosts.insert(h.lowercased()) }
+                    if hosts.count < 64, let h = hostHeader(scanner, e.requestFields), h != lastHost {
+                        lastHost = h
+                        hosts.insert(h.lowercased())
+                    }
                 }
                 if filters {
                     let target = String(decoding: e.target, as: UTF8.self)

@@ -73,6 +73,29 @@ struct RequestSerializationTests {
         }
     }
 
+    /// The head is written through one pointer sized by `headSize`: the size must be exact for
+    /// short (in-String) and long (heap) text, empty values and non-ASCII bytes.
+    @Test func headSizeIsExact() throws {
+        let long = String(repeating: "v", count: 300)
+        let requests = [
+            Request(method: "GET", target: "/", headers: []),
+            Request(method: "GET", target: "/caf\u{e9}?q=\u{2603}", headers: [HeaderField("X-Long", long), HeaderField("X-E", "")]),
+            Request(
+                method: "PATCH", target: "/p/" + long, headers: [HeaderField("Host", "h"), HeaderField("Content-Length", "3")],
+                body: [1, 2, 3]),
+        ]
+        for r in requests {
+            let b = bytes([r])
+            #expect(b.count == ConnectionDriver.headSize(r) + r.body.count)
+            let text = String(decoding: b, as: UTF8.self)
+            #expect(text.hasPrefix("\(r.method) \(r.target) HTTP/1.1\r\n"))
+            #expect(text.contains("\r\n\r\n"))
+        }
+        let ascii = Request(method: "GET", target: "/x", headers: requests[1].headers)
+        let d = try decode(bytes([ascii]))
+        #expect(d.first?.headers == ["X-Long: \(long)", "X-E: "])
+    }
+
     @Test func connectionTokensAreFoundInLists() {
         #expect(ConnectionDriver.hasConnectionToken([HeaderField("connection", "Upgrade, Close")], "close"))
         #expect(ConnectionDriver.hasConnectionToken([HeaderField("X", "1"), HeaderField("Connection", " keep-alive ")], "keep-alive"))
