@@ -179,20 +179,19 @@ final class ConnectionDriver: @unchecked Sendable {
     private func send() {
         guard let channel, let p = queue.popFirst() else { return }
         engine.dequeued(self)
-        let original = p.exchange
-        let (request, annotations) = outgoingRequest(original.request)
+        let (request, annotations) = outgoingRequest(p.exchange.request)
         let id = engine.recorder.newExchangeID()
-        if original.request.method.caseInsensitiveEquals("CONNECT") {
+        if p.exchange.request.method.caseInsensitiveEquals("CONNECT") {
             record(
-                InFlight(original: Original(original), request: request, id: id, start: Clock.nowMicros(), annotations: annotations),
+                InFlight(original: Original(p.exchange), request: request, id: id, start: Clock.nowMicros(), annotations: annotations),
                 response: nil, error: "unsupported: CONNECT is not replayed", channel: channel)
             state = .idle
             pump()
             return
         }
-        engine.matcher?.beginFront(originalID: original.id, replayedID: id)
+        engine.matcher?.beginFront(originalID: p.exchange.id, replayedID: id)
         inflight = InFlight(
-            original: Original(original), request: request, id: id, start: Clock.nowMicros(), annotations: annotations)
+            original: Original(p.exchange), request: request, id: id, start: Clock.nowMicros(), annotations: annotations)
         state = .sending
         handler?.requestMethod = request.method
         var buffer = channel.allocator.buffer(capacity: Self.headSize(request) + request.body.count + 32)

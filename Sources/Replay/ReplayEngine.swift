@@ -4,11 +4,20 @@ import NIOCore
 import NIOPosix
 
 /// A recorded front exchange waiting to be replayed, and when (nil: as soon as possible).
-struct PendingRequest {
-    var exchange: Exchange
-    var due: NIODeadline?
+/// A recorded request on its way from the reader thread to its connection's driver. A class:
+/// it passes through a batch, a task and the driver's queue, and a copy of a struct holding an
+/// `Exchange` retains every header, body and annotation again each time.
+final class PendingRequest: Sendable {
+    let exchange: Exchange
+    let due: NIODeadline?
     /// The last request of its recorded connection: the replayed connection closes after it.
-    var last = false
+    let last: Bool
+
+    init(exchange: Exchange, due: NIODeadline?, last: Bool = false) {
+        self.exchange = exchange
+        self.due = due
+        self.last = last
+    }
 }
 
 /// The client side of a running replay: one `ConnectionDriver` per recorded connection, at most
