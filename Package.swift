@@ -8,6 +8,11 @@ let upcoming: [SwiftSetting] = [
     .treatAllWarnings(as: .error),
 ]
 
+/// The hot-path modules (log codec, capture, proxy, replay, diff): release builds skip the
+/// run-time exclusivity checks (`swift_beginAccess` on every class-property access in the
+/// per-exchange paths). Debug builds, which the tests run, keep them.
+let hotPath: [SwiftSetting] = upcoming + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+
 let nio: [Target.Dependency] = [
     .product(name: "NIOCore", package: "swift-nio"),
     .product(name: "NIOPosix", package: "swift-nio"),
@@ -52,20 +57,19 @@ let package = Package(
                 "CCompression", "CHarnessSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            swiftSettings: upcoming),
+            swiftSettings: hotPath),
         // Off-the-wire capture: pcap decoding, TCP reassembly, HTTP/1.x framing, libpcap source.
         .target(
             name: "Capture",
             dependencies: ["HarnessCore", "CPcap", .product(name: "Crypto", package: "swift-crypto")],
-            // Release: no run-time exclusivity checks in the per-packet path (single-threaded engine).
-            swiftSettings: upcoming + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
+            swiftSettings: hotPath),
         // The recording reverse proxy (SwiftNIO).
-        .target(name: "Proxy", dependencies: ["HarnessCore", .product(name: "Crypto", package: "swift-crypto"), .product(name: "NIOEmbedded", package: "swift-nio")] + nio, swiftSettings: upcoming),
+        .target(name: "Proxy", dependencies: ["HarnessCore", "Capture", .product(name: "Crypto", package: "swift-crypto"), .product(name: "NIOEmbedded", package: "swift-nio")] + nio, swiftSettings: hotPath),
         // The diff engine, noise rules, reports and the gate. Pure logic.
         .target(
             name: "Diff",
             dependencies: ["HarnessCore", "CCompression", .product(name: "Yams", package: "Yams")],
-            swiftSettings: upcoming),
+            swiftSettings: hotPath),
         // Replay: the client side, the simulated backends, the result log.
         .target(
             name: "Replay",
@@ -74,7 +78,7 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ] + nio,
-            swiftSettings: upcoming),
+            swiftSettings: hotPath),
         // Shared by the tests: start backends, proxies and replays on ephemeral ports.
         .target(
             name: "HarnessTesting",
@@ -100,7 +104,7 @@ let package = Package(
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
             ],
             swiftSettings: upcoming),
-        .testTarget(name: "ProxyTests", dependencies: ["Proxy", "HarnessCore", "HarnessTesting"] + nio, swiftSettings: upcoming),
+        .testTarget(name: "ProxyTests", dependencies: ["Proxy", "HarnessCore", "Capture", "HarnessTesting"] + nio, swiftSettings: upcoming),
         .testTarget(name: "DiffTests", dependencies: ["Diff", "HarnessCore", "HarnessTesting"], swiftSettings: upcoming),
         .testTarget(
             name: "ReplayTests",

@@ -88,6 +88,34 @@ enum HTTPHeadParser {
         return fields(p, start, end, into: &headers, mask: &mask, previous: [])
     }
 
+    /// The size on a chunk-size line `[start, lf)` (`lf` at its LF): hex digits (at most 15),
+    /// optional whitespace, then a `;extension` or the end of the line. Nil when it is not one.
+    static func chunkSize(_ p: UnsafeBufferPointer<UInt8>, _ start: Int, _ lf: Int) -> UInt64? {
+        var size: UInt64 = 0
+        var digits = 0
+        var i = start
+        while i < lf {
+            let c = p[i]
+            let v: UInt8
+            switch c {
+            case 0x30...0x39: v = c - 0x30
+            case 0x41...0x46: v = c - 0x41 + 10
+            case 0x61...0x66: v = c - 0x61 + 10
+            default: v = 0xff
+            }
+            if v == 0xff { break }
+            if digits >= 15 { return nil }
+            size = size << 4 | UInt64(v)
+            digits += 1
+            i += 1
+        }
+        guard digits > 0 else { return nil }
+        // After the digits: optional whitespace, then `;extension`, then CR.
+        while i < lf && (p[i] == sp || p[i] == tab) { i += 1 }
+        if i < lf && p[i] != 0x3b && !(p[i] == cr && i == lf - 1) { return nil }
+        return size
+    }
+
     /// Bits of `HTTPMessage.fieldMask`: which framing-relevant fields a head has.
     static let maskTransferEncoding: UInt8 = 1
     static let maskContentLength: UInt8 = 2

@@ -470,31 +470,8 @@ public struct HTTPStreamParser {
             if buf.count - pos > 4096 { malformed("chunk size line too long", at: pos) }
             return false
         }
-        var size: UInt64 = 0
-        var digits = 0
-        var i = pos
-        var bad = false
-        while i < lf {
-            let c = buf[i]
-            let v: UInt8
-            switch c {
-            case 0x30...0x39: v = c - 0x30
-            case 0x41...0x46: v = c - 0x41 + 10
-            case 0x61...0x66: v = c - 0x61 + 10
-            default: v = 0xff
-            }
-            if v == 0xff { break }
-            if digits >= 15 { bad = true; break }
-            size = size << 4 | UInt64(v)
-            digits += 1
-            i += 1
-        }
-        if !bad && digits > 0 {
-            // After the digits: optional whitespace, then `;extension`, then CR.
-            while i < lf && (buf[i] == 0x20 || buf[i] == 0x09) { i += 1 }
-            if i < lf && buf[i] != 0x3b && !(buf[i] == 0x0d && i == lf - 1) { bad = true }
-        }
-        if bad || digits == 0 {
+        let start = pos
+        guard let size = buf.withUnsafeBufferPointer({ HTTPHeadParser.chunkSize($0, start, lf) }) else {
             malformed("bad chunk size", at: pos)
             return true
         }

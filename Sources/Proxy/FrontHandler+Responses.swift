@@ -1,3 +1,4 @@
+import Capture
 import HarnessCore
 import Synchronization
 internal import NIOCore
@@ -12,12 +13,12 @@ internal import NIOHTTP1
 extension FrontHandler {
     /// Forwards the upstream's response head to the client: hop-by-hop headers removed,
     /// `ProxyPassReverse`, Via, `Header set`, and framing the client can read.
-    func sendResponseHead(_ ex: InFlightExchange, upstream: HTTPResponseHead) {
+    func sendResponseHead(_ ex: InFlightExchange, upstream: HTTPMessage) {
         guard let context else { return }
         var headers = ex.upstreamHeaders
         let upstreamChunked = headers.isChunked
         let hasLength = headers.first("Content-Length") != nil
-        let code = Int(upstream.status.code)
+        let code = Int(upstream.status)
         let bodyless = ex.isHead || (100..<200).contains(code) || code == 204 || code == 304
         if upstreamChunked {
             ex.backFraming.insert(.responseChunked)
@@ -26,7 +27,7 @@ extension FrontHandler {
         } else if !bodyless {
             ex.backFraming.insert(.responseCloseDelimited)
         }
-        if upstream.isKeepAlive { ex.backFraming.insert(.keepAlive) }
+        if Self.upstreamKeepsAlive(upstream) { ex.backFraming.insert(.keepAlive) }
         ProxyPassMapping.stripHopByHop(&headers)
         if configuration.reverseRewrite {
             let host = ex.requestHeaders.first("Host") ?? connection.server.description
@@ -52,7 +53,8 @@ extension FrontHandler {
         } else if !client11 {
             headers.set("Connection", "keep-alive")
         }
-        let head = HTTPResponseHead(version: .http1_1, status: upstream.status, headers: HTTPHeaders(headers))
+        let status = HTTPResponseStatus(statusCode: code, reasonPhrase: upstream.reason)
+        let head = HTTPResponseHead(version: .http1_1, status: status, headers: HTTPHeaders(headers))
         ex.frontResponseHead = head
         ex.frontResponseHeaders = headers
         ex.timing.responseStart = Clock.nowMicros()
@@ -60,7 +62,7 @@ extension FrontHandler {
     }
 
     /// Forwards a `101 Switching Protocols`; the tunnel starts when its (empty) end arrives.
-    func sendSwitchingProtocols(_ ex: InFlightExchange, upstream: HTTPResponseHead) {
+    func sendSwitchingProtocols(_ ex: InFlightExchange, upstream: HTTPMessage) {
         guard let context else { return }
         var headers = ex.upstreamHeaders
         ProxyPassMapping.stripHopByHop(&headers, keepUpgrade: true)

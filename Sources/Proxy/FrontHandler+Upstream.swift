@@ -1,3 +1,4 @@
+import Capture
 import HarnessCore
 import Synchronization
 internal import NIOCore
@@ -109,7 +110,7 @@ extension FrontHandler: UpstreamDelegate {
             ProxyPassMapping.addForwarded(
                 &headers, client: connection.client.host, originalHost: originalHost, serverName: configuration.serverName)
         }
-        if configuration.via { ProxyPassMapping.merge(&headers, "Via", viaValue(ex.head.version)) }
+        if configuration.via { ProxyPassMapping.merge(&headers, "Via", viaValue(ex.head.version.number)) }
         ProxyPassMapping.apply(configuration.setRequestHeaders, to: &headers)
         if chunked {
             headers.remove("Content-Length")
@@ -119,19 +120,17 @@ extension FrontHandler: UpstreamDelegate {
             ex.backFraming.insert(.requestContentLength)
         }
         ex.backHeaders = headers
-        var head = HTTPRequestHead(version: .http1_1, method: ex.head.method, uri: target)
-        head.headers = HTTPHeaders(headers)
-        ex.backHead = head
+        ex.backTarget = target
     }
 
-    func viaValue(_ version: HTTPVersion) -> String {
+    func viaValue(_ version: HTTPVersionNumber) -> String {
         let port = shared.boundPort.load(ordering: .relaxed)
         return "\(version.major).\(version.minor) \(configuration.serverName):\(port) (harness)"
     }
 
     /// Sends the head (and whatever body already arrived) on `conn`.
     private func attach(_ conn: UpstreamConnection, to ex: InFlightExchange, reused: Bool) {
-        guard let head = ex.backHead else { return }
+        guard let target = ex.backTarget else { return }
         ex.upstream = conn
         ex.reusedConnection = reused
         conn.handler.delegate = self
@@ -143,17 +142,17 @@ extension FrontHandler: UpstreamDelegate {
         conn.sequence &+= 1
         ex.backTiming = Timing(requestStart: Clock.nowMicros())
         ex.lastUpstreamActivity = Clock.monotonicNanos()
-        guard let uctx = conn.handler.context else {
+        guard conn.handler.context != nil else {
             upstreamClosed(nil)
             return
         }
-        uctx.write(NIOAny(HTTPClientRequestPart.head(head)), promise: nil)
+        conn.handler.sendHead(method: ex.head.method.rawValue, target: target, headers: ex.backHeaders)
         let buffered = ex.buffered
         ex.buffered = []
         var ended = false
         for part in buffered {
             switch part {
-            case .body(let b): uctx.write(NIOAny(HTTPClientRequestPart.body(.byteBuffer(b))), promise: nil)
+            case .body(let b): conn.handler.sendBody(b)
             case .end: ended = true
             case .head: break
             }
@@ -161,7 +160,7 @@ extension FrontHandler: UpstreamDelegate {
         if ended || ex.requestEnded {
             sendEnd(ex, conn)
         } else {
-            uctx.flush()
+            conn.handler.context?.flush()
         }
         paused.remove(.connecting)
     }
@@ -216,15 +215,17 @@ extension FrontHandler: UpstreamDelegate {
 
     // MARK: UpstreamDelegate
 
-    func upstreamReceived(_ part: HTTPClientResponsePart) {
+    func upstreamReceived(_ part: UpstreamResponseFramer.Part) {
         guard let ex = current, !ex.responseEnded else { return }
         ex.lastUpstreamActivity = Clock.monotonicNanos()
         switch part {
+        case .interim(let m):
+            ex.upstreamInterim.append(InterimResponse(status: m.status, reason: m.reason, headers: m.headers))
         case .head(let head):
             ex.backTiming.responseStart = Clock.nowMicros()
             ex.upstreamHead = head
-            ex.upstreamHeaders = head.headers.map { HeaderField($0.name, $0.value) }
-            if head.status == .switchingProtocols && ex.upgrade {
+            ex.upstreamHeaders = head.headers
+            if head.status == 101 && ex.upgrade {
                 sendSwitchingProtocols(ex, upstream: head)
                 return
             }
@@ -241,12 +242,14 @@ extension FrontHandler: UpstreamDelegate {
             }
             let now = Clock.nowMicros()
             ex.backTiming.responseEnd = now
-            ex.upstreamTrailers = trailers.map { $0.map { HeaderField($0.name, $0.value) } } ?? []
+            ex.upstreamTrailers = trailers
             ex.readTimer?.cancel()
             ex.readTimer = nil
             if let conn = ex.upstream {
                 ex.upstream = nil
-                let reusable = (ex.upstreamHead?.isKeepAlive ?? false) && ex.requestEnded && !ex.discarding
+                let reusable =
+                    (ex.upstreamHead.map(Self.upstreamKeepsAlive) ?? false) && ex.requestEnded && !ex.discarding
+                    && conn.handler.framer.isIdle
                 if reusable {
                     pool.release(conn)
                 } else {
@@ -264,7 +267,7 @@ extension FrontHandler: UpstreamDelegate {
             ex.timing.responseEnd = now
             if let context {
                 let done = context.eventLoop.makePromise(of: Void.self)
-                context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: done)
+                context.writeAndFlush(wrapOutboundOut(.end(trailers.isEmpty ? nil : HTTPHeaders(trailers))), promise: done)
                 ex.endWritten = done.futureResult
             }
             finishIfDone(ex)
@@ -300,12 +303,6 @@ extension FrontHandler: UpstreamDelegate {
             failWithBackError(ex)
             return
         }
-        if let head = ex.upstreamHead, head.headers.first(name: "content-length") == nil, !head.headers.isChunkedNIO {
-            // A close-delimited response ends when the backend closes.
-            ex.backFraming.insert(.responseCloseDelimited)
-            upstreamReceived(.end(nil))
-            return
-        }
         shared.counters.upstreamErrors.add(1, ordering: .relaxed)
         ex.backError = "reset"
         ex.error = "reset"
@@ -313,6 +310,13 @@ extension FrontHandler: UpstreamDelegate {
     }
 }
 
-extension HTTPHeaders {
-    var isChunkedNIO: Bool { self["transfer-encoding"].contains { $0.lowercased().contains("chunked") } }
+extension FrontHandler {
+    /// Whether the upstream connection stays open after response `m` (HTTP/1.1 unless
+    /// `Connection: close`, HTTP/1.0 only with `Connection: keep-alive`); a close-delimited body
+    /// ends with the connection.
+    static func upstreamKeepsAlive(_ m: HTTPMessage) -> Bool {
+        if m.closeDelimited { return false }
+        if m.version.major == 1 && m.version.minor >= 1 { return !m.headers.containsToken("connection", "close") }
+        return m.headers.containsToken("connection", "keep-alive")
+    }
 }

@@ -237,7 +237,7 @@ final class FrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         if let conn = ex.upstream {
-            conn.handler.context?.write(NIOAny(HTTPClientRequestPart.body(.byteBuffer(buffer))), promise: nil)
+            conn.handler.sendBody(buffer)
             if !conn.channel.isWritable { paused.insert(.upstreamFull) }
         } else {
             ex.buffered.append(.body(buffer))
@@ -260,8 +260,7 @@ final class FrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func sendEnd(_ ex: InFlightExchange, _ conn: UpstreamConnection) {
-        let trailers: HTTPHeaders? = ex.requestTrailers.isEmpty ? nil : HTTPHeaders(ex.requestTrailers)
-        conn.handler.context?.writeAndFlush(NIOAny(HTTPClientRequestPart.end(trailers)), promise: nil)
+        conn.handler.sendEnd(trailers: ex.requestTrailers)
         ex.backTiming.requestEnd = Clock.nowMicros()
         startReadTimer(ex)
     }

@@ -1,3 +1,4 @@
+import Capture
 import HarnessCore
 internal import NIOCore
 internal import NIOHTTP1
@@ -32,7 +33,8 @@ final class InFlightExchange {
     var tried: Set<Int> = []
     var origin: UpstreamOrigin?
     var backID: UInt64?
-    var backHead: HTTPRequestHead?
+    /// The request-target sent upstream (nil until the request is mapped).
+    var backTarget: String?
     var backHeaders: Headers = []
     var backTiming = Timing()
     var backFraming: Framing = []
@@ -44,9 +46,11 @@ final class InFlightExchange {
     var retried = false
     /// Parts that arrived before the upstream connection was ready.
     var buffered: [HTTPServerRequestPart] = []
-    var upstreamHead: HTTPResponseHead?
+    var upstreamHead: HTTPMessage?
     /// `upstreamHead`'s fields as received (what the back leg records).
     var upstreamHeaders: Headers = []
+    /// Interim (1xx) responses the upstream sent before its final one (recorded, not forwarded).
+    var upstreamInterim: [InterimResponse] = []
     var upstreamTrailers: Headers = []
     var lastUpstreamActivity: UInt64 = 0
     var readTimer: Scheduled<Void>?
@@ -105,14 +109,13 @@ final class InFlightExchange {
 
     /// The upstream exchange it caused, linked exactly; nil when nothing was sent upstream.
     func backRecord() -> Exchange? {
-        guard let backID, let backHead else { return nil }
+        guard let backID, let backTarget else { return nil }
         var response: Response?
         if let h = upstreamHead {
             let (body, truncation) = responseBody.finish()
             response = Response(
-                status: UInt16(clamping: h.status.code), reason: h.status.reasonPhrase, version: h.version.number,
-                headers: upstreamHeaders, body: body, bodyTruncation: truncation,
-                trailers: upstreamTrailers)
+                status: h.status, reason: h.reason, version: h.version, headers: upstreamHeaders, body: body,
+                bodyTruncation: truncation, trailers: upstreamTrailers, interim: upstreamInterim)
         }
         var f = Flags()
         if response == nil || backTiming.responseEnd == 0 { f.incomplete = true }
@@ -120,7 +123,7 @@ final class InFlightExchange {
         if retried { annotations.append(Annotation("retried", "stale keep-alive connection")) }
         return Exchange(
             id: backID, leg: .back, connection: backConnection, sequence: backSequence, timing: backTiming,
-            request: request(target: backHead.uri, headers: backHeaders, version: .http11), response: response,
+            request: request(target: backTarget, headers: backHeaders, version: .http11), response: response,
             framing: backFraming, flags: f, link: Link(frontID: id, confidence: .exact), tunnel: tunnel,
             error: backError, annotations: annotations)
     }

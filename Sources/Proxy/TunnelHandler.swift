@@ -28,6 +28,14 @@ final class TunnelHandler: ChannelDuplexHandler {
         if !pctx.channel.isWritable { paused = true }
     }
 
+    /// Passes bytes read on this side to the peer, as a read does.
+    func forward(_ buffer: ByteBuffer) {
+        bytesIn += UInt64(buffer.readableBytes)
+        guard let peer, let pctx = peer.context else { return }
+        pctx.writeAndFlush(NIOAny(buffer), promise: nil)
+        if !pctx.channel.isWritable { paused = true }
+    }
+
     func channelReadComplete(context: ChannelHandlerContext) {
         peer?.context?.flush()
         context.fireChannelReadComplete()
@@ -108,11 +116,12 @@ extension FrontHandler {
             fsync.removeHandler(try fsync.handler(type: HTTPResponseEncoder.self), promise: nil)
             fsync.removeHandler(try fsync.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self), promise: nil)
             let usync = uctx.pipeline.syncOperations
+            let early = conn.handler.takeTunnelBytes()
             try usync.addHandler(back, position: .before(conn.handler))
-            usync.removeHandler(try usync.handler(type: HTTPRequestEncoder.self), promise: nil)
-            usync.removeHandler(try usync.handler(type: ByteToMessageHandler<HTTPResponseDecoder>.self), promise: nil)
             usync.removeHandler(conn.handler, promise: nil)
             fsync.removeHandler(self, promise: nil)
+            // Bytes the upstream sent right behind its 101 (already read with the head).
+            if let early, early.readableBytes > 0 { back.forward(early) }
         } catch {
             context.close(promise: nil)
             conn.channel.close(promise: nil)

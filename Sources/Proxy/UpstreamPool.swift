@@ -6,18 +6,22 @@ internal import NIOSSL
 
 /// What an upstream connection reports to the exchange that is using it (same event loop).
 protocol UpstreamDelegate: AnyObject {
-    func upstreamReceived(_ part: HTTPClientResponsePart)
+    func upstreamReceived(_ part: UpstreamResponseFramer.Part)
     func upstreamReadComplete()
     func upstreamWritabilityChanged(_ writable: Bool)
     func upstreamClosed(_ error: (any Error)?)
 }
 
-/// The last handler of an upstream connection: passes response parts to its delegate and holds
-/// reads back while the delegate's client cannot take more bytes (bounded memory).
+/// The only handler of an upstream connection (after TLS): writes requests as bytes it
+/// serializes, frames responses from the bytes (`UpstreamResponseFramer`), passes the parts to its
+/// delegate, and holds reads back while the delegate's client cannot take more bytes.
+///
+/// No HTTP codec: SwiftNIO's encoder and decoder cost a `HTTPHeaders` conversion each way and a
+/// pipeline hop per part, and the proxy needs its own `Headers` for the recording anyway.
 final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPClientResponsePart
-    typealias OutboundIn = HTTPClientRequestPart
-    typealias OutboundOut = HTTPClientRequestPart
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     weak var delegate: (any UpstreamDelegate)?
     /// Set while the client side cannot take more bytes.
@@ -33,11 +37,82 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private(set) var context: ChannelHandlerContext?
     var onClose: (() -> Void)?
     private var closedError: (any Error)?
+    private(set) var framer = UpstreamResponseFramer()
+    private var parts: [UpstreamResponseFramer.Part] = []
+    /// The request being sent has a chunked body (framed here).
+    private var chunkedRequest = false
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
 
+    // MARK: requests
+
+    /// Writes the request head (not flushed): request line and `headers` as given.
+    func sendHead(method: String, target: String, headers: Headers) {
+        guard let context else { return }
+        framer.expectResponse(to: method)
+        chunkedRequest = headers.isChunked
+        let size = RequestHeadBytes.size(method: method, target: target, headers: headers)
+        var buffer = context.channel.allocator.buffer(capacity: size)
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) {
+            RequestHeadBytes.write(method: method, target: target, version: .http11, headers: headers, into: $0)
+        }
+        context.write(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    /// Writes body bytes (one chunk of a chunked body).
+    func sendBody(_ bytes: ByteBuffer) {
+        guard let context, bytes.readableBytes > 0 else { return }
+        guard chunkedRequest else {
+            context.write(wrapOutboundOut(bytes), promise: nil)
+            return
+        }
+        var size = context.channel.allocator.buffer(capacity: 18)
+        size.writeString(String(bytes.readableBytes, radix: 16))
+        size.writeStaticString("\r\n")
+        context.write(wrapOutboundOut(size), promise: nil)
+        context.write(wrapOutboundOut(bytes), promise: nil)
+        context.write(wrapOutboundOut(ByteBuffer(staticString: "\r\n")), promise: nil)
+    }
+
+    /// Ends the request (the last chunk and trailers of a chunked body) and flushes.
+    func sendEnd(trailers: Headers) {
+        guard let context else { return }
+        if chunkedRequest {
+            var end = context.channel.allocator.buffer(capacity: 5)
+            end.writeStaticString("0\r\n")
+            for f in trailers {
+                end.writeString(f.name)
+                end.writeStaticString(": ")
+                end.writeString(f.value)
+                end.writeStaticString("\r\n")
+            }
+            end.writeStaticString("\r\n")
+            context.write(wrapOutboundOut(end), promise: nil)
+        }
+        context.flush()
+    }
+
+    /// The bytes after a `101` response (the tunnel's first), taken once.
+    func takeTunnelBytes() -> ByteBuffer? { framer.takeLeftover() }
+
+    // MARK: responses
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        delegate?.upstreamReceived(unwrapInboundIn(data))
+        do {
+            try framer.feed(unwrapInboundIn(data), into: &parts)
+        } catch {
+            deliver()
+            if closedError == nil { closedError = error }
+            context.close(promise: nil)
+            return
+        }
+        deliver()
+    }
+
+    private func deliver() {
+        guard !parts.isEmpty else { return }
+        for part in parts { delegate?.upstreamReceived(part) }
+        parts.removeAll(keepingCapacity: true)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -55,6 +130,9 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        // A close-delimited body ends with the connection.
+        if closedError == nil && framer.finish(into: &parts) { deliver() }
+        parts.removeAll()
         let d = delegate
         delegate = nil
         onClose?()
@@ -203,11 +281,6 @@ final class UpstreamPool: @unchecked Sendable {
                         let sni = host.isIPAddress ? nil : host
                         try sync.addHandler(try NIOSSLClientHandler(context: ctx, serverHostname: sni))
                     }
-                    var encoder = HTTPRequestEncoder.Configuration()
-                    encoder.automaticallySetFramingHeaders = false
-                    try sync.addHTTPClientHandlers(
-                        leftOverBytesStrategy: .forwardBytes, enableOutboundHeaderValidation: false,
-                        encoderConfiguration: encoder)
                     try sync.addHandler(UpstreamHandler())
                 }
             }

@@ -215,58 +215,19 @@ final class ConnectionDriver: @unchecked Sendable {
 
     /// Bytes of the request line and header section, exactly as `serialize` writes them.
     static func headSize(_ r: Request) -> Int {
-        var n = r.method.utf8.count + 1 + r.target.utf8.count + 11 + 2
-        for f in r.headers { n += f.name.utf8.count + 2 + f.value.utf8.count + 2 }
-        return n
+        RequestHeadBytes.size(method: r.method, target: r.target, headers: r.headers)
     }
 
     /// The request as HTTP/1.x bytes: request line, headers as given (the framing headers were
     /// settled by `outgoingRequest`), the body as is, or as one chunk plus the trailers when the
-    /// request is chunked. The head is copied through one raw pointer (per-piece `writeString`
-    /// calls were a tenth of the replay client's time).
+    /// request is chunked.
     static func serialize(_ r: Request, into b: inout ByteBuffer) {
         let size = headSize(r)
-        var chunked = false
-        b.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { raw in
-            guard let start = raw.baseAddress else { return 0 }
-            var p = start
-            @inline(__always) func put(_ s: String) {
-                let n = s.utf8.count
-                guard n > 0 else { return }
-                let done: Void? = s.utf8.withContiguousStorageIfAvailable { u in
-                    if let from = u.baseAddress { p.copyMemory(from: from, byteCount: n) }
-                }
-                if done == nil {
-                    var copy = s
-                    copy.withUTF8 { u in if let from = u.baseAddress { p.copyMemory(from: from, byteCount: n) } }
-                }
-                p += n
-            }
-            @inline(__always) func put(_ a: UInt8, _ b: UInt8) {
-                p.storeBytes(of: a, as: UInt8.self)
-                (p + 1).storeBytes(of: b, as: UInt8.self)
-                p += 2
-            }
-            put(r.method)
-            p.storeBytes(of: UInt8(ascii: " "), as: UInt8.self)
-            p += 1
-            put(r.target)
-            put(" HTTP/")
-            put(UInt8(ascii: "0") &+ r.version.major, UInt8(ascii: "."))
-            p.storeBytes(of: UInt8(ascii: "0") &+ r.version.minor, as: UInt8.self)
-            p += 1
-            put(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
-            for f in r.headers {
-                put(f.name)
-                put(UInt8(ascii: ":"), UInt8(ascii: " "))
-                put(f.value)
-                put(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
-                if !chunked && f.name.caseInsensitiveEquals("transfer-encoding") && f.value.lowercased().contains("chunked") {
-                    chunked = true
-                }
-            }
-            put(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
-            return p - start
+        b.writeWithUnsafeMutableBytes(minimumWritableBytes: size) {
+            RequestHeadBytes.write(method: r.method, target: r.target, version: r.version, headers: r.headers, into: $0)
+        }
+        let chunked = r.headers.contains {
+            $0.name.caseInsensitiveEquals("transfer-encoding") && $0.value.lowercased().contains("chunked")
         }
         guard chunked else {
             if !r.body.isEmpty { b.writeBytes(r.body) }
