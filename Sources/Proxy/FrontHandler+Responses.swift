@@ -14,7 +14,7 @@ extension FrontHandler {
     /// Forwards the upstream's response head to the client: hop-by-hop headers removed,
     /// `ProxyPassReverse`, Via, `Header set`, and framing the client can read.
     func sendResponseHead(_ ex: InFlightExchange, upstream: HTTPMessage) {
-        guard let context else { return }
+        guard context != nil else { return }
         var headers = ex.upstreamHeaders
         let upstreamChunked = headers.isChunked
         let hasLength = headers.first("Content-Length") != nil
@@ -54,11 +54,10 @@ extension FrontHandler {
             headers.set("Connection", "keep-alive")
         }
         let status = HTTPResponseStatus(statusCode: code, reasonPhrase: upstream.reason)
-        let head = HTTPResponseHead(version: .http1_1, status: status, headers: HTTPHeaders(headers))
-        ex.frontResponseHead = head
+        ex.frontResponseHead = HTTPResponseHead(version: .http1_1, status: status)
         ex.frontResponseHeaders = headers
         ex.timing.responseStart = Clock.nowMicros()
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        writeResponseHead(ex, status: code, reason: status.reasonPhrase, headers: headers)
     }
 
     /// Forwards a `101 Switching Protocols`; the tunnel starts when its (empty) end arrives.
@@ -68,14 +67,14 @@ extension FrontHandler {
         ProxyPassMapping.stripHopByHop(&headers, keepUpgrade: true)
         headers.append(HeaderField("Connection", "Upgrade"))
         ProxyPassMapping.apply(configuration.setResponseHeaders, to: &headers)
-        let head = HTTPResponseHead(version: .http1_1, status: .switchingProtocols, headers: HTTPHeaders(headers))
-        ex.frontResponseHead = head
+        ex.frontResponseHead = HTTPResponseHead(version: .http1_1, status: .switchingProtocols)
         ex.frontResponseHeaders = headers
         ex.framing.insert(.upgrade)
         ex.backFraming.insert(.upgrade)
         ex.timing.responseStart = Clock.nowMicros()
         ex.tunnelPending = true
-        context.writeAndFlush(wrapOutboundOut(.head(head)), promise: nil)
+        writeResponseHead(ex, status: 101, reason: HTTPResponseStatus.switchingProtocols.reasonPhrase, headers: headers)
+        context.flush()
     }
 
     /// Answers the client with a small HTML page of the proxy's own (errors, limits, no route).
@@ -113,8 +112,7 @@ extension FrontHandler {
         }
         headers.append(HeaderField("Content-Type", "text/html; charset=iso-8859-1"))
         let responseStatus = HTTPResponseStatus(statusCode: status, reasonPhrase: ErrorPages.reason(status))
-        let head = HTTPResponseHead(version: .http1_1, status: responseStatus, headers: HTTPHeaders(headers))
-        ex.frontResponseHead = head
+        ex.frontResponseHead = HTTPResponseHead(version: .http1_1, status: responseStatus)
         ex.frontResponseHeaders = headers
         ex.framing.insert(.responseContentLength)
         ex.localBody = page
@@ -122,13 +120,11 @@ extension FrontHandler {
         ex.timing.responseStart = now
         ex.timing.responseEnd = now
         ex.responseEnded = true
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        writeResponseHead(ex, status: status, reason: responseStatus.reasonPhrase, headers: headers)
         var buffer = context.channel.allocator.buffer(capacity: page.count)
         buffer.writeBytes(page)
-        context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-        let done = context.eventLoop.makePromise(of: Void.self)
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: done)
-        ex.endWritten = done.futureResult
+        writeResponseBody(ex, buffer)
+        ex.endWritten = writeResponseEnd(trailers: [])
         finishIfDone(ex)
     }
 }

@@ -233,7 +233,7 @@ extension FrontHandler: UpstreamDelegate {
         case .body(let buffer):
             ex.responseBody.append(buffer)
             guard let context else { return }
-            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+            writeResponseBody(ex, buffer)
             if !context.channel.isWritable { ex.upstream?.handler.paused = true }
         case .end(let trailers):
             if ex.tunnelPending {
@@ -265,11 +265,7 @@ extension FrontHandler: UpstreamDelegate {
             }
             ex.responseEnded = true
             ex.timing.responseEnd = now
-            if let context {
-                let done = context.eventLoop.makePromise(of: Void.self)
-                context.writeAndFlush(wrapOutboundOut(.end(trailers.isEmpty ? nil : HTTPHeaders(trailers))), promise: done)
-                ex.endWritten = done.futureResult
-            }
+            ex.endWritten = writeResponseEnd(trailers: trailers)
             finishIfDone(ex)
         }
     }

@@ -9,8 +9,8 @@ internal import NIOHTTP1
 /// legs when an exchange ends.
 final class FrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundIn = HTTPServerResponsePart
-    typealias OutboundOut = HTTPServerResponsePart
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     enum BacklogItem {
         case part(HTTPServerRequestPart)
@@ -42,6 +42,8 @@ final class FrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
     var pendingRead = false
+    /// The response being written has a chunked body (framed here).
+    var responseChunked = false
     var quiescing = false
     var closed = false
     var timer: Scheduled<Void>?
@@ -215,7 +217,7 @@ final class FrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
         ex.annotations.append(Annotation("route", configuration.routes[index].prefix))
         if let expect = head.headers.first(name: "expect"), expect.lowercased() == "100-continue" {
             // Answered here (like Apache); the upstream request goes without Expect.
-            context?.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .continue))), promise: nil)
+            context?.writeAndFlush(wrapOutboundOut(ByteBuffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
             ex.interim.append(InterimResponse(status: 100, reason: "Continue"))
             ex.framing.insert(.continueSeen)
         }

@@ -85,15 +85,11 @@ public final class RecordingProxy: Sendable {
             if let tls = shared.frontTLS { try sync.addHandler(NIOSSLServerHandler(context: tls)) }
             let tap = FrontByteTap()
             try sync.addHandler(tap)
-            var encoder = HTTPResponseEncoder.Configuration()
-            encoder.automaticallySetFramingHeaders = false
             var limits = NIOHTTPDecoderLimitConfiguration()
             limits.maxHeaderListSize = shared.configuration.maxHeaderBytes
             limits.maxHeaderFieldSize = shared.configuration.maxHeaderBytes
-            try sync.configureHTTPServerPipeline(
-                withPipeliningAssistance: false, withServerUpgrade: nil, withErrorHandling: false,
-                withOutboundHeaderValidation: false, withEncoderConfiguration: encoder,
-                withDecoderLimitConfiguration: limits)
+            // The decoder only: responses are written as bytes by the front handler.
+            try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: limits)))
             try sync.addHandler(FrontHandler(shared: shared, tap: tap, pool: shared.pool(for: channel.eventLoop)))
         }
     }

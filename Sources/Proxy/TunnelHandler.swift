@@ -113,7 +113,6 @@ extension FrontHandler {
         do {
             let fsync = context.pipeline.syncOperations
             try fsync.addHandler(front, position: .after(tap))
-            fsync.removeHandler(try fsync.handler(type: HTTPResponseEncoder.self), promise: nil)
             fsync.removeHandler(try fsync.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self), promise: nil)
             let usync = uctx.pipeline.syncOperations
             let early = conn.handler.takeTunnelBytes()

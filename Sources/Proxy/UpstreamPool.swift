@@ -51,10 +51,10 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard let context else { return }
         framer.expectResponse(to: method)
         chunkedRequest = headers.isChunked
-        let size = RequestHeadBytes.size(method: method, target: target, headers: headers)
+        let size = HeadBytes.requestSize(method: method, target: target, headers: headers)
         var buffer = context.channel.allocator.buffer(capacity: size)
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) {
-            RequestHeadBytes.write(method: method, target: target, version: .http11, headers: headers, into: $0)
+            HeadBytes.writeRequest(method: method, target: target, version: .http11, headers: headers, into: $0)
         }
         context.write(wrapOutboundOut(buffer), promise: nil)
     }
@@ -66,28 +66,14 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             context.write(wrapOutboundOut(bytes), promise: nil)
             return
         }
-        var size = context.channel.allocator.buffer(capacity: 18)
-        size.writeString(String(bytes.readableBytes, radix: 16))
-        size.writeStaticString("\r\n")
-        context.write(wrapOutboundOut(size), promise: nil)
-        context.write(wrapOutboundOut(bytes), promise: nil)
-        context.write(wrapOutboundOut(ByteBuffer(staticString: "\r\n")), promise: nil)
+        ChunkedBody.write(bytes, to: context)
     }
 
     /// Ends the request (the last chunk and trailers of a chunked body) and flushes.
     func sendEnd(trailers: Headers) {
         guard let context else { return }
         if chunkedRequest {
-            var end = context.channel.allocator.buffer(capacity: 5)
-            end.writeStaticString("0\r\n")
-            for f in trailers {
-                end.writeString(f.name)
-                end.writeStaticString(": ")
-                end.writeString(f.value)
-                end.writeStaticString("\r\n")
-            }
-            end.writeStaticString("\r\n")
-            context.write(wrapOutboundOut(end), promise: nil)
+            context.write(wrapOutboundOut(ChunkedBody.last(trailers: trailers, allocator: context.channel.allocator)), promise: nil)
         }
         context.flush()
     }

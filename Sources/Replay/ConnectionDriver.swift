@@ -215,7 +215,7 @@ final class ConnectionDriver: @unchecked Sendable {
 
     /// Bytes of the request line and header section, exactly as `serialize` writes them.
     static func headSize(_ r: Request) -> Int {
-        RequestHeadBytes.size(method: r.method, target: r.target, headers: r.headers)
+        HeadBytes.requestSize(method: r.method, target: r.target, headers: r.headers)
     }
 
     /// The request as HTTP/1.x bytes: request line, headers as given (the framing headers were
@@ -224,7 +224,7 @@ final class ConnectionDriver: @unchecked Sendable {
     static func serialize(_ r: Request, into b: inout ByteBuffer) {
         let size = headSize(r)
         b.writeWithUnsafeMutableBytes(minimumWritableBytes: size) {
-            RequestHeadBytes.write(method: r.method, target: r.target, version: r.version, headers: r.headers, into: $0)
+            HeadBytes.writeRequest(method: r.method, target: r.target, version: r.version, headers: r.headers, into: $0)
         }
         let chunked = r.headers.contains {
             $0.name.caseInsensitiveEquals("transfer-encoding") && $0.value.lowercased().contains("chunked")

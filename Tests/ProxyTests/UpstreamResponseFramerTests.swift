@@ -139,6 +139,28 @@ struct UpstreamResponseFramerTests {
         }
     }
 
+    /// What the proxy writes to clients (`HeadBytes.writeResponse`, `ChunkedBody.last`) reads
+    /// back through SwiftNIO's decoder, and its size is exactly what was reserved.
+    @Test func writtenResponsesReadBackThroughSwiftNIO() throws {
+        let headers: Headers = [HeaderField("Transfer-Encoding", "chunked"), HeaderField("X-Empty", ""), HeaderField("X-Long", String(repeating: "z", count: 200))]
+        var bytes = ByteBufferAllocator().buffer(capacity: 512)
+        let size = HeadBytes.responseSize(reason: "Not Found", headers: headers)
+        let written = bytes.writeWithUnsafeMutableBytes(minimumWritableBytes: size) {
+            HeadBytes.writeResponse(status: 404, reason: "Not Found", headers: headers, into: $0)
+        }
+        #expect(written == size)
+        bytes.writeString("3\r\nabc\r\n")
+        var last = ChunkedBody.last(trailers: [HeaderField("X-Sum", "1")], allocator: ByteBufferAllocator())
+        bytes.writeBuffer(&last)
+        let got = try nio(["GET"], Array(bytes.readableBytesView), pieces: [bytes.readableBytes])
+        #expect(
+            got == [
+                Message(
+                    status: 404, reason: "Not Found", headers: headers.map { "\($0.name): \($0.value)" }, body: Array("abc".utf8),
+                    trailers: ["X-Sum: 1"])
+            ])
+    }
+
     /// An interim 100 comes before the final response (recorded apart from it).
     @Test func interimThenFinal() throws {
         var framer = UpstreamResponseFramer()
