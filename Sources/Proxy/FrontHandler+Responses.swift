@@ -124,7 +124,7 @@ extension FrontHandler {
         var buffer = context.channel.allocator.buffer(capacity: page.count)
         buffer.writeBytes(page)
         writeResponseBody(ex, buffer)
-        ex.endWritten = writeResponseEnd(trailers: [])
+        ex.endWritten = writeResponseEnd(ex, trailers: [])
         finishIfDone(ex)
     }
 }

@@ -265,7 +265,7 @@ extension FrontHandler: UpstreamDelegate {
             }
             ex.responseEnded = true
             ex.timing.responseEnd = now
-            ex.endWritten = writeResponseEnd(trailers: trailers)
+            ex.endWritten = writeResponseEnd(ex, trailers: trailers)
             finishIfDone(ex)
         }
     }

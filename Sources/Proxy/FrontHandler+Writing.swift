@@ -28,15 +28,26 @@ extension FrontHandler {
         }
     }
 
-    /// Ends the response (the last chunk and trailers of a chunked body) and flushes; the future
-    /// completes once it is written.
-    func writeResponseEnd(trailers: Headers) -> EventLoopFuture<Void>? {
+    /// Ends the response (the last chunk and trailers of a chunked body) and flushes. When the
+    /// connection may close after it (`ex` will not keep alive, or its request is still coming),
+    /// the returned future completes once it is written; a kept-alive exchange needs no promise.
+    func writeResponseEnd(_ ex: InFlightExchange, trailers: Headers) -> EventLoopFuture<Void>? {
         guard let context else { return nil }
+        let chunked = responseChunked
+        responseChunked = false
+        let needsFuture = ex.closeAfter || !ex.keepAlive || !ex.requestEnded
+        guard chunked || needsFuture else {
+            context.flush()
+            return nil
+        }
         let last =
-            responseChunked
+            chunked
             ? ChunkedBody.last(trailers: trailers, allocator: context.channel.allocator)
             : context.channel.allocator.buffer(capacity: 0)
-        responseChunked = false
+        guard needsFuture else {
+            context.writeAndFlush(wrapOutboundOut(last), promise: nil)
+            return nil
+        }
         let done = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(last), promise: done)
         return done.futureResult
