@@ -281,6 +281,6 @@ struct FinishedBatch: ExchangeBatch {
     let items: [FinishedExchange]
     var count: Int { items.count }
     func forEach(_ body: (Exchange) throws -> Void) throws {
-        for item in items { try body(item.build()) }
+        for i in items.indices { try body(items[i].build()) }
     }
 }

@@ -151,10 +151,16 @@ public final class RecordingQueue: @unchecked Sendable {
 
     private func write(_ batch: [Exchange]) {
         var ok = 0
-        for var e in batch {
-            transform?(&e)
+        for i in batch.indices {
             do {
-                try sink.append(e)
+                if let transform {
+                    var e = batch[i]
+                    transform(&e)
+                    try sink.append(e)
+                } else {
+                    // By index, no copy: `for e in batch` retained every header and body again.
+                    try sink.append(batch[i])
+                }
                 ok += 1
             } catch {
                 noteError(error)

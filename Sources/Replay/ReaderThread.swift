@@ -47,7 +47,10 @@ final class ReaderThread: @unchecked Sendable {
         let base = NIODeadline.now() + .milliseconds(50)
         var selected = 0
         var released = 0
-        var held = CircularBuffer<(exchange: Exchange, index: Int)>()
+        // Fronts held back, and the record index of each (apart: reading `held.first` to test
+        // the index copied the whole exchange at every record).
+        var held = CircularBuffer<Exchange>()
+        var heldAt = CircularBuffer<Int>()
         var index = 0
         let hold = matcher == nil ? 0 : Self.holdBack
 
@@ -78,14 +81,19 @@ final class ReaderThread: @unchecked Sendable {
                 if take, let limit = selection.limit, selected >= limit { take = false }
                 if take {
                     selected += 1
-                    held.append((e, index))
+                    if hold == 0 {
+                        release(e)
+                    } else {
+                        held.append(e)
+                        heldAt.append(index)
+                    }
                 } else {
                     matcher?.dropFront(originalID: e.id)
                 }
             }
-            while let first = held.first, index - first.index >= hold {
-                held.removeFirst()
-                release(first.exchange)
+            while let at = heldAt.first, index - at >= hold {
+                heldAt.removeFirst()
+                release(held.removeFirst())
             }
             engine.releaseTick()
             // The engine's lock is shared with the event loops: look for room every few records,
@@ -99,7 +107,7 @@ final class ReaderThread: @unchecked Sendable {
                 }
             }
         }
-        while let first = held.popFirst() { release(first.exchange) }
+        while let e = held.popFirst() { release(e) }
         lock.withLock { storedDamage = reader.damage }
     }
 }

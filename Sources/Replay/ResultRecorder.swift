@@ -93,9 +93,10 @@ public final class ResultRecorder: @unchecked Sendable {
             }
             var written = 0
             var error: (any Error)?
-            for e in batch where error == nil {
+            // By index: `for e in batch` copied every exchange (a retain per header and body).
+            for i in batch.indices where error == nil {
                 do {
-                    try writer.append(e)
+                    try writer.append(batch[i])
                     written += 1
                 } catch let e {
                     error = e
