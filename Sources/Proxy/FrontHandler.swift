@@ -431,8 +431,7 @@ final class FrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func recordExchange(_ ex: InFlightExchange) {
         guard shared.queue != nil else { return }
-        if let back = ex.backRecord() { shared.record(back) }
-        shared.record(ex.frontRecord(connection: connection))
+        shared.record(back: ex.backRecord(), front: ex.frontRecord(connection: connection))
     }
 }
 

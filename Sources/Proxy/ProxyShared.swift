@@ -89,4 +89,11 @@ final class ProxyShared: @unchecked Sendable {
         guard let queue else { return }
         if queue.offer(exchange) { counters.recorded.add(1, ordering: .relaxed) }
     }
+
+    /// Both legs of a finished exchange, in one hand-off.
+    func record(back: Exchange?, front: Exchange) {
+        guard let queue else { return }
+        let taken = queue.offer(back: back, front: front)
+        if taken > 0 { counters.recorded.add(taken, ordering: .relaxed) }
+    }
 }

@@ -80,6 +80,36 @@ public final class RecordingQueue: @unchecked Sendable {
         }
     }
 
+    /// Queues an exchange's back leg (if any) and its front leg under one lock (the proxy ends
+    /// both at once); returns how many were taken (the others are counted as left out).
+    @discardableResult
+    public func offer(back: Exchange?, front: Exchange) -> Int {
+        let backBytes = back.map { $0.request.body.count + ($0.response?.body.count ?? 0) + 512 } ?? 0
+        let frontBytes = front.request.body.count + (front.response?.body.count ?? 0) + 512
+        return locked {
+            var taken = 0
+            if let back {
+                if stopping || items.count >= capacity || queuedBytes + backBytes > maxBytes {
+                    _leftOut += 1
+                } else {
+                    items.append(back)
+                    queuedBytes += backBytes
+                    taken += 1
+                    if items.count == wakeBatch { lock.signal() }
+                }
+            }
+            if stopping || items.count >= capacity || queuedBytes + frontBytes > maxBytes {
+                _leftOut += 1
+            } else {
+                items.append(front)
+                queuedBytes += frontBytes
+                taken += 1
+                if items.count == wakeBatch { lock.signal() }
+            }
+            return taken
+        }
+    }
+
     /// Exchanges left out because the queue was full (or stopping).
     public var leftOut: Int { locked { _leftOut } }
     /// Exchanges handed to the sink.
