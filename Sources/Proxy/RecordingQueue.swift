@@ -65,49 +65,38 @@ public final class RecordingQueue: @unchecked Sendable {
     /// Queues `exchange`; false (and counted as left out) when the queue is full.
     @discardableResult
     public func offer(_ exchange: Exchange) -> Bool {
-        let bytes = exchange.request.body.count + (exchange.response?.body.count ?? 0) + 512
-        return locked {
-            if stopping || items.count >= capacity || queuedBytes + bytes > maxBytes {
-                _leftOut += 1
-                return false
-            }
-            items.append(exchange)
-            queuedBytes += bytes
-            // The writer wakes by itself every 50 ms; a signal only when a batch is worth it, so
-            // traffic does not pay a thread wake-up (and its context switch) per exchange.
-            if items.count == wakeBatch { lock.signal() }
-            return true
-        }
+        let bytes = Self.bytes(exchange)
+        return locked { take(exchange, bytes: bytes) }
     }
 
     /// Queues an exchange's back leg (if any) and its front leg under one lock (the proxy ends
     /// both at once); returns how many were taken (the others are counted as left out).
     @discardableResult
     public func offer(back: Exchange?, front: Exchange) -> Int {
-        let backBytes = back.map { $0.request.body.count + ($0.response?.body.count ?? 0) + 512 } ?? 0
-        let frontBytes = front.request.body.count + (front.response?.body.count ?? 0) + 512
+        let backBytes = back.map(Self.bytes) ?? 0
+        let frontBytes = Self.bytes(front)
         return locked {
             var taken = 0
-            if let back {
-                if stopping || items.count >= capacity || queuedBytes + backBytes > maxBytes {
-                    _leftOut += 1
-                } else {
-                    items.append(back)
-                    queuedBytes += backBytes
-                    taken += 1
-                    if items.count == wakeBatch { lock.signal() }
-                }
-            }
-            if stopping || items.count >= capacity || queuedBytes + frontBytes > maxBytes {
-                _leftOut += 1
-            } else {
-                items.append(front)
-                queuedBytes += frontBytes
-                taken += 1
-                if items.count == wakeBatch { lock.signal() }
-            }
+            if let back, take(back, bytes: backBytes) { taken += 1 }
+            if take(front, bytes: frontBytes) { taken += 1 }
             return taken
         }
+    }
+
+    private static func bytes(_ e: Exchange) -> Int { e.request.body.count + (e.response?.body.count ?? 0) + 512 }
+
+    /// Under `lock`: appends `exchange` unless the queue is full (then counts it as left out).
+    private func take(_ exchange: Exchange, bytes: Int) -> Bool {
+        if stopping || items.count >= capacity || queuedBytes + bytes > maxBytes {
+            _leftOut += 1
+            return false
+        }
+        items.append(exchange)
+        queuedBytes += bytes
+        // The writer wakes by itself every 50 ms; a signal only when a batch is worth it, so
+        // traffic does not pay a thread wake-up (and its context switch) per exchange.
+        if items.count == wakeBatch { lock.signal() }
+        return true
     }
 
     /// Exchanges left out because the queue was full (or stopping).
