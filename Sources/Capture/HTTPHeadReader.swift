@@ -14,7 +14,16 @@ public enum HTTPHeadReader {
     /// LF (the empty line that ends the head excluded). `previous` is the connection's last head:
     /// the Strings of fields whose bytes repeat are reused (and the whole array when all repeat).
     public static func response(_ bytes: UnsafeRawBufferPointer, previous: Headers) -> Result<HTTPMessage, Failure> {
-        var m = HTTPMessage(isRequest: false)
+        head(bytes, isRequest: false, previous: previous)
+    }
+
+    /// Parses a request head, as `response` does a response head.
+    public static func request(_ bytes: UnsafeRawBufferPointer, previous: Headers) -> Result<HTTPMessage, Failure> {
+        head(bytes, isRequest: true, previous: previous)
+    }
+
+    private static func head(_ bytes: UnsafeRawBufferPointer, isRequest: Bool, previous: Headers) -> Result<HTTPMessage, Failure> {
+        var m = HTTPMessage(isRequest: isRequest)
         let p = bytes.bindMemory(to: UInt8.self)
         var lf = 0
         while lf < p.count && p[lf] != 0x0a { lf += 1 }
@@ -46,6 +55,20 @@ public enum HTTPHeadReader {
     public static func chunkSize(_ line: UnsafeRawBufferPointer) -> UInt64? {
         let p = line.bindMemory(to: UInt8.self)
         return HTTPHeadParser.chunkSize(p, 0, p.count)
+    }
+
+    /// How the body of request `m` is delimited (Content-Length or chunked); a failure for
+    /// framing headers that cannot be read, or a Transfer-Encoding that does not end in chunked.
+    public static func requestBodyMode(_ m: HTTPMessage) -> Result<HTTPBodyMode, Failure> {
+        HTTPHeadParser.requestBodyMode(m.headers, mask: m.fieldMask).mapError { Failure(message: $0.message) }
+    }
+
+    /// Whether request `m` has both Content-Length and Transfer-Encoding (a smuggling attempt a
+    /// proxy refuses, as llhttp does).
+    public static func hasLengthAndCoding(_ m: HTTPMessage) -> Bool {
+        let both = HTTPHeadParser.maskTransferEncoding | HTTPHeadParser.maskContentLength
+        guard m.fieldMask & both == both else { return false }
+        return m.headers.first("Content-Length") != nil && m.headers.first("Transfer-Encoding") != nil
     }
 
     /// How the body of response `m` to a `requestMethod` request is delimited; a failure for

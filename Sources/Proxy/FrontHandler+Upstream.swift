@@ -215,7 +215,7 @@ extension FrontHandler: UpstreamDelegate {
 
     // MARK: UpstreamDelegate
 
-    func upstreamReceived(_ part: UpstreamResponseFramer.Part) {
+    func upstreamReceived(_ part: MessageFramer.Part) {
         guard let ex = current, !ex.responseEnded else { return }
         ex.lastUpstreamActivity = Clock.monotonicNanos()
         switch part {

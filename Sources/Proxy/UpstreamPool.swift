@@ -6,14 +6,14 @@ internal import NIOSSL
 
 /// What an upstream connection reports to the exchange that is using it (same event loop).
 protocol UpstreamDelegate: AnyObject {
-    func upstreamReceived(_ part: UpstreamResponseFramer.Part)
+    func upstreamReceived(_ part: MessageFramer.Part)
     func upstreamReadComplete()
     func upstreamWritabilityChanged(_ writable: Bool)
     func upstreamClosed(_ error: (any Error)?)
 }
 
 /// The only handler of an upstream connection (after TLS): writes requests as bytes it
-/// serializes, frames responses from the bytes (`UpstreamResponseFramer`), passes the parts to its
+/// serializes, frames responses from the bytes (`MessageFramer`), passes the parts to its
 /// delegate, and holds reads back while the delegate's client cannot take more bytes.
 ///
 /// No HTTP codec: SwiftNIO's encoder and decoder cost a `HTTPHeaders` conversion each way and a
@@ -37,8 +37,8 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private(set) var context: ChannelHandlerContext?
     var onClose: (() -> Void)?
     private var closedError: (any Error)?
-    private(set) var framer = UpstreamResponseFramer()
-    private var parts: [UpstreamResponseFramer.Part] = []
+    private(set) var framer = MessageFramer(role: .response)
+    private var parts: [MessageFramer.Part] = []
     /// The request being sent has a chunked body (framed here).
     private var chunkedRequest = false
 

@@ -10,7 +10,7 @@ import Testing
 /// The proxy frames upstream responses itself. SwiftNIO's `HTTPResponseDecoder` is the oracle:
 /// fed the same bytes (whole, byte by byte, in odd pieces), both must report the same heads,
 /// bodies and trailers.
-struct UpstreamResponseFramerTests {
+struct MessageFramerTests {
     /// One message as both sides report it: status line, fields, body, trailers.
     struct Message: Equatable, CustomStringConvertible {
         var status: UInt
@@ -80,11 +80,11 @@ struct UpstreamResponseFramerTests {
     }
 
     func ours(_ methods: [String], _ bytes: [UInt8], pieces: [Int]) throws -> [Message] {
-        var framer = UpstreamResponseFramer()
+        var framer = MessageFramer(role: .response)
         for m in methods { framer.expectResponse(to: m) }
         var out: [Message] = []
         var current: Message?
-        var parts: [UpstreamResponseFramer.Part] = []
+        var parts: [MessageFramer.Part] = []
         func drain() {
             for part in parts {
                 switch part {
@@ -163,9 +163,9 @@ struct UpstreamResponseFramerTests {
 
     /// An interim 100 comes before the final response (recorded apart from it).
     @Test func interimThenFinal() throws {
-        var framer = UpstreamResponseFramer()
+        var framer = MessageFramer(role: .response)
         framer.expectResponse(to: "POST")
-        var parts: [UpstreamResponseFramer.Part] = []
+        var parts: [MessageFramer.Part] = []
         try framer.feed(ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok"), into: &parts)
         guard parts.count == 4, case .interim(let i) = parts[0], case .head(let h) = parts[1], case .body(let b) = parts[2],
             case .end = parts[3]
@@ -178,9 +178,9 @@ struct UpstreamResponseFramerTests {
 
     /// Lines ending in a bare LF are read (as the capture reads them; llhttp refuses them).
     @Test func bareLineFeeds() throws {
-        var framer = UpstreamResponseFramer()
+        var framer = MessageFramer(role: .response)
         framer.expectResponse(to: "GET")
-        var parts: [UpstreamResponseFramer.Part] = []
+        var parts: [MessageFramer.Part] = []
         try framer.feed(ByteBuffer(string: "HTTP/1.1 200 OK\nContent-Length: 2\nA: b\n\nhi"), into: &parts)
         guard parts.count == 3, case .head(let h) = parts[0], case .body(let b) = parts[1] else {
             Issue.record("parts: \(parts)")
@@ -191,8 +191,8 @@ struct UpstreamResponseFramerTests {
 
     /// A close-delimited body ends with the connection; a cut Content-Length body does not.
     @Test func endOfStream() throws {
-        var framer = UpstreamResponseFramer()
-        var parts: [UpstreamResponseFramer.Part] = []
+        var framer = MessageFramer(role: .response)
+        var parts: [MessageFramer.Part] = []
         try framer.feed(ByteBuffer(string: "HTTP/1.0 200 OK\r\n\r\nabc"), into: &parts)
         try framer.feed(ByteBuffer(string: "def"), into: &parts)
         #expect(framer.readsUntilClose)
@@ -201,7 +201,7 @@ struct UpstreamResponseFramerTests {
         #expect(parts.count == 4)
         if case .end = parts.last {} else { Issue.record("no end: \(parts)") }
 
-        var cut = UpstreamResponseFramer()
+        var cut = MessageFramer(role: .response)
         parts = []
         try cut.feed(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc"), into: &parts)
         let cutEnded = cut.finish(into: &parts)
@@ -210,11 +210,11 @@ struct UpstreamResponseFramerTests {
 
     /// After a 101 the rest is the tunnel's: handed over as it came, not parsed.
     @Test func switchingProtocolsLeavesTheRest() throws {
-        var framer = UpstreamResponseFramer()
-        var parts: [UpstreamResponseFramer.Part] = []
+        var framer = MessageFramer(role: .response)
+        var parts: [MessageFramer.Part] = []
         try framer.feed(ByteBuffer(string: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\u{81}\u{02}hi"), into: &parts)
         try framer.feed(ByteBuffer(string: "GARBAGE"), into: &parts)
-        #expect(framer.isTunnel)
+        #expect(framer.isStopped)
         #expect(parts.count == 2)
         let rest = framer.takeLeftover().map { Array($0.readableBytesView) } ?? []
         #expect(rest == Array("\u{81}\u{02}hiGARBAGE".utf8))
@@ -227,16 +227,16 @@ struct UpstreamResponseFramerTests {
             "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", "HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n",
         ]
         for text in bad {
-            var framer = UpstreamResponseFramer()
-            var parts: [UpstreamResponseFramer.Part] = []
+            var framer = MessageFramer(role: .response)
+            var parts: [MessageFramer.Part] = []
             #expect(Self.fails { try framer.feed(ByteBuffer(string: text), into: &parts) }, "\(text.debugDescription)")
         }
     }
 
     /// A head that never ends is refused past the limit instead of buffered without bound.
     @Test func endlessHeadIsRefused() throws {
-        var framer = UpstreamResponseFramer(maxHeadBytes: 1024)
-        var parts: [UpstreamResponseFramer.Part] = []
+        var framer = MessageFramer(role: .response, maxHeadBytes: 1024)
+        var parts: [MessageFramer.Part] = []
         try framer.feed(ByteBuffer(string: "HTTP/1.1 200 OK\r\n"), into: &parts)
         #expect(Self.fails {
             for _ in 0..<100 { try framer.feed(ByteBuffer(string: "X-Filler: " + String(repeating: "a", count: 50) + "\r\n"), into: &parts) }
@@ -244,7 +244,7 @@ struct UpstreamResponseFramerTests {
     }
 
     static func fails(_ body: () throws -> Void) -> Bool {
-        do { try body() } catch is UpstreamResponseFramer.Failure { return true } catch { return false }
+        do { try body() } catch is MessageFramer.Failure { return true } catch { return false }
         return false
     }
 }

@@ -8,26 +8,31 @@ import Glibc
 import Darwin
 #endif
 
-/// Frames the responses of one upstream connection from its bytes, streaming: a head, body
-/// slices of the buffers that arrived (never accumulated, so a 1 GB download passes in bounded
-/// memory), the end with its trailers. Heads are read by the capture's head parser.
+/// Frames the HTTP/1.x messages of one direction of a live connection from its bytes,
+/// streaming: a head, body slices of the buffers that arrived (never accumulated, so a 1 GB body
+/// passes in bounded memory), the end with its trailers. The proxy's requests from clients and
+/// responses from upstreams both go through it; heads are read by the capture's head parser.
 ///
 /// Pure logic over `ByteBuffer`s: no channel, no allocation per body slice. Bytes are buffered
 /// only while a head, a chunk-size line or the trailers are split across reads.
-struct UpstreamResponseFramer {
+struct MessageFramer {
+    enum Role { case request, response }
+
     enum Part {
-        /// The final response head (or a `101`).
+        /// A request head, a final response head, or a `101`.
         case head(HTTPMessage)
         /// An interim `1xx` response (not `101`): recorded, not forwarded.
         case interim(HTTPMessage)
         case body(ByteBuffer)
-        /// The response ended; trailers of a chunked body.
+        /// The message ended; trailers of a chunked body.
         case end(Headers)
     }
 
     struct Failure: Error, CustomStringConvertible {
         var message: String
-        var description: String { "malformed upstream response: \(message)" }
+        /// The head (or trailer section) is longer than the limit: 431 for a request.
+        var tooLarge = false
+        var description: String { message }
     }
 
     private enum State: Equatable {
@@ -38,32 +43,48 @@ struct UpstreamResponseFramer {
         case chunkDataEnd
         case trailers
         case close
-        case tunnel
+        /// After a 101, a CONNECT or an Upgrade request: the rest is not HTTP.
+        case stopped
+        /// After a failure: nothing more is framed.
+        case failed
     }
 
-    /// The methods of the requests sent and not answered yet, oldest first (a response to HEAD
-    /// has no body).
-    private var methods: [String] = []
-    /// The longest head (or trailer section, or chunk-size line) buffered before failing.
+    let role: Role
+    /// The longest head (or trailer section) accepted.
     let maxHeadBytes: Int
     private var state = State.head
     private var pending: ByteBuffer?
     private var lastHeaders: Headers = []
+    /// Response role: the methods of the requests sent and not answered yet, oldest first.
+    private var methods: [String] = []
 
-    init(maxHeadBytes: Int = 80 << 10) { self.maxHeadBytes = maxHeadBytes }
+    init(role: Role, maxHeadBytes: Int = 80 << 10) {
+        self.role = role
+        self.maxHeadBytes = maxHeadBytes
+    }
 
-    /// A request with `method` went out: the next final response answers it.
+    /// A request with `method` went out: the next final response answers it (a response to
+    /// HEAD has no body).
     mutating func expectResponse(to method: String) { methods.append(method) }
 
     /// True while a close-delimited body is being read: the connection's end ends it.
     var readsUntilClose: Bool { state == .close }
-    /// True after a `101`: the rest of the stream is not HTTP.
-    var isTunnel: Bool { state == .tunnel }
-    /// True between responses (nothing of one read yet).
+    /// True after a `101`, a CONNECT or an Upgrade request: the rest of the stream is not HTTP.
+    var isStopped: Bool { state == .stopped }
+    /// True between messages with nothing of the next one buffered.
     var isIdle: Bool { state == .head && (pending?.readableBytes ?? 0) == 0 }
+    /// True while part of a message has been read and its end has not.
+    var inMessage: Bool {
+        switch state {
+        case .head: return (pending?.readableBytes ?? 0) > 0
+        case .stopped, .failed: return false
+        default: return true
+        }
+    }
 
-    /// Frames `incoming`, appending what it completes to `parts`.
+    /// Frames `incoming`, appending what it completes to `parts`. After a failure, nothing more.
     mutating func feed(_ incoming: ByteBuffer, into parts: inout [Part]) throws {
+        if state == .failed { return }
         var buf: ByteBuffer
         if var p = pending {
             pending = nil
@@ -78,6 +99,16 @@ struct UpstreamResponseFramer {
                 pending = buf
             }
         }
+        do {
+            try frame(&buf, into: &parts)
+        } catch {
+            state = .failed
+            buf.moveReaderIndex(forwardBy: buf.readableBytes)
+            throw error
+        }
+    }
+
+    private mutating func frame(_ buf: inout ByteBuffer, into parts: inout [Part]) throws {
         while buf.readableBytes > 0 {
             switch state {
             case .head:
@@ -86,8 +117,7 @@ struct UpstreamResponseFramer {
                 let take = Int(min(remaining, UInt64(buf.readableBytes)))
                 if let slice = buf.readSlice(length: take) { parts.append(.body(slice)) }
                 if remaining == UInt64(take) {
-                    state = .head
-                    parts.append(.end([]))
+                    ended(into: &parts, [])
                 } else {
                     state = .body(remaining - UInt64(take))
                 }
@@ -115,7 +145,7 @@ struct UpstreamResponseFramer {
                 state = .chunkSize
             case .trailers:
                 guard try trailers(&buf, into: &parts) else { return }
-            case .tunnel:
+            case .stopped, .failed:
                 return
             }
         }
@@ -131,20 +161,29 @@ struct UpstreamResponseFramer {
             return true
         case .head:
             return pending == nil
-        case .tunnel:
+        case .stopped:
             return true
         default:
             return false
         }
     }
 
-    /// The bytes after a `101` head (the tunnel's first bytes), taken once.
+    /// The bytes after the head that stopped framing (a tunnel's first bytes), taken once.
     mutating func takeLeftover() -> ByteBuffer? {
         defer { pending = nil }
         return pending
     }
 
     // MARK: pieces
+
+    /// A message ended: the next one starts, unless this one switched protocols.
+    private var stopsAfter = false
+
+    private mutating func ended(into parts: inout [Part], _ trailers: Headers) {
+        parts.append(.end(trailers))
+        state = stopsAfter ? .stopped : .head
+        stopsAfter = false
+    }
 
     /// The index just past the next LF at or after `from` (relative to the reader index), or nil.
     private static func lineEnd(_ buf: ByteBuffer, from: Int) -> Int? {
@@ -173,40 +212,58 @@ struct UpstreamResponseFramer {
     }
 
     private mutating func head(_ buf: inout ByteBuffer, into parts: inout [Part]) throws -> Bool {
-        // Empty lines before a response are skipped (as llhttp does).
+        // Empty lines before a message are skipped (RFC 9112 2.2, as llhttp does).
         while let b = buf.getInteger(at: buf.readerIndex, as: UInt8.self), b == 0x0d || b == 0x0a {
             if b == 0x0d && buf.readableBytes < 2 { return false }
             buf.moveReaderIndex(forwardBy: 1)
         }
         guard buf.readableBytes > 0 else { return false }
         guard let (linesEnd, end) = Self.sectionEnd(buf) else {
-            if buf.readableBytes > maxHeadBytes { throw Failure(message: "head longer than \(maxHeadBytes) bytes") }
+            if buf.readableBytes > maxHeadBytes {
+                throw Failure(message: "head longer than \(maxHeadBytes) bytes", tooLarge: true)
+            }
             return false
         }
+        if end > maxHeadBytes { throw Failure(message: "head longer than \(maxHeadBytes) bytes", tooLarge: true) }
+        let previous = lastHeaders
+        let isRequest = role == .request
         let parsed = buf.withUnsafeReadableBytes { raw in
-            HTTPHeadReader.response(UnsafeRawBufferPointer(rebasing: raw[0..<linesEnd]), previous: lastHeaders)
+            let bytes = UnsafeRawBufferPointer(rebasing: raw[0..<linesEnd])
+            return isRequest
+                ? HTTPHeadReader.request(bytes, previous: previous) : HTTPHeadReader.response(bytes, previous: previous)
         }
-        buf.moveReaderIndex(forwardBy: end)
         let m: HTTPMessage
         switch parsed {
         case .success(let v): m = v
         case .failure(let f): throw Failure(message: f.message)
         }
+        buf.moveReaderIndex(forwardBy: end)
         lastHeaders = m.headers
-        if m.status < 200 && m.status != 101 {
-            parts.append(.interim(m))
-            return true
-        }
-        let method = methods.isEmpty ? nil : methods.removeFirst()
         let mode: HTTPBodyMode
-        switch HTTPHeadReader.responseBodyMode(m, requestMethod: method) {
-        case .success(let v): mode = v
-        case .failure(let f): throw Failure(message: f.message)
+        if isRequest {
+            if HTTPHeadReader.hasLengthAndCoding(m) { throw Failure(message: "Content-Length with Transfer-Encoding") }
+            switch HTTPHeadReader.requestBodyMode(m) {
+            case .success(let v): mode = v
+            case .failure(let f): throw Failure(message: f.message)
+            }
+            // After CONNECT or an Upgrade request the connection may switch protocols: the bytes
+            // after this request are not framed (the handler decides what they are).
+            stopsAfter = m.method == "CONNECT" || m.headers.first("Upgrade") != nil
+        } else {
+            if m.status < 200 && m.status != 101 {
+                parts.append(.interim(m))
+                return true
+            }
+            let method = methods.isEmpty ? nil : methods.removeFirst()
+            switch HTTPHeadReader.responseBodyMode(m, requestMethod: method) {
+            case .success(let v): mode = v
+            case .failure(let f): throw Failure(message: f.message)
+            }
         }
         parts.append(.head(m))
         switch mode {
         case .none:
-            parts.append(.end([]))
+            ended(into: &parts, [])
         case .length(let n):
             m.contentLength = true
             state = .body(n)
@@ -217,8 +274,8 @@ struct UpstreamResponseFramer {
             m.closeDelimited = true
             state = .close
         case .tunnel:
-            parts.append(.end([]))
-            state = .tunnel
+            stopsAfter = true
+            ended(into: &parts, [])
         }
         return true
     }
@@ -228,7 +285,9 @@ struct UpstreamResponseFramer {
             if buf.readableBytes > 4096 { throw Failure(message: "chunk size line too long") }
             return false
         }
-        let line = buf.withUnsafeReadableBytes { raw in HTTPHeadReader.chunkSize(UnsafeRawBufferPointer(rebasing: raw[0..<(end - 1)])) }
+        let line = buf.withUnsafeReadableBytes { raw in
+            HTTPHeadReader.chunkSize(UnsafeRawBufferPointer(rebasing: raw[0..<(end - 1)]))
+        }
         guard let size = line else { throw Failure(message: "bad chunk size") }
         buf.moveReaderIndex(forwardBy: end)
         state = size == 0 ? .trailers : .chunkData(size)
@@ -237,7 +296,9 @@ struct UpstreamResponseFramer {
 
     private mutating func trailers(_ buf: inout ByteBuffer, into parts: inout [Part]) throws -> Bool {
         guard let (linesEnd, end) = Self.sectionEnd(buf) else {
-            if buf.readableBytes > maxHeadBytes { throw Failure(message: "trailers longer than \(maxHeadBytes) bytes") }
+            if buf.readableBytes > maxHeadBytes {
+                throw Failure(message: "trailers longer than \(maxHeadBytes) bytes", tooLarge: true)
+            }
             return false
         }
         var fields: Headers = []
@@ -251,8 +312,7 @@ struct UpstreamResponseFramer {
             }
         }
         buf.moveReaderIndex(forwardBy: end)
-        state = .head
-        parts.append(.end(fields))
+        ended(into: &parts, fields)
         return true
     }
 }
