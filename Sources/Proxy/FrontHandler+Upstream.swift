@@ -27,11 +27,11 @@ extension FrontHandler: UpstreamDelegate {
         ex.memberIndex = member
         guard let origin = balancer.origins[member],
             let target = ProxyPassMapping.upstreamTarget(
-                memberPath: origin.path, path: Request.path(of: ex.head.uri), matched: ex.matchedLength,
-                query: Request.query(of: ex.head.uri))
+                memberPath: origin.path, path: Request.path(of: ex.head.target), matched: ex.matchedLength,
+                query: Request.query(of: ex.head.target))
         else {
             shared.counters.upstreamErrors.add(1, ordering: .relaxed)
-            respondLocally(ex, status: 502, detail: "DNS lookup failure for the mapped URL of \(ex.head.uri)",
+            respondLocally(ex, status: 502, detail: "DNS lookup failure for the mapped URL of \(ex.head.target)",
                 error: "bad mapping", clientError: false)
             return
         }
@@ -110,7 +110,7 @@ extension FrontHandler: UpstreamDelegate {
             ProxyPassMapping.addForwarded(
                 &headers, client: connection.client.host, originalHost: originalHost, serverName: configuration.serverName)
         }
-        if configuration.via { ProxyPassMapping.merge(&headers, "Via", viaValue(ex.head.version.number)) }
+        if configuration.via { ProxyPassMapping.merge(&headers, "Via", viaValue(ex.head.version)) }
         ProxyPassMapping.apply(configuration.setRequestHeaders, to: &headers)
         if chunked {
             headers.remove("Content-Length")
@@ -146,7 +146,7 @@ extension FrontHandler: UpstreamDelegate {
             upstreamClosed(nil)
             return
         }
-        conn.handler.sendHead(method: ex.head.method.rawValue, target: target, headers: ex.backHeaders)
+        conn.handler.sendHead(method: ex.head.method, target: target, headers: ex.backHeaders)
         let buffered = ex.buffered
         ex.buffered = []
         var ended = false
@@ -154,7 +154,7 @@ extension FrontHandler: UpstreamDelegate {
             switch part {
             case .body(let b): conn.handler.sendBody(b)
             case .end: ended = true
-            case .head: break
+            case .head, .interim: break
             }
         }
         if ended || ex.requestEnded {
@@ -285,7 +285,7 @@ extension FrontHandler: UpstreamDelegate {
         if ex.responseEnded { return }
         if ex.upstreamHead == nil {
             // A pooled connection the backend had closed: retry once on a new one when that is safe.
-            let idempotent = ["GET", "HEAD", "OPTIONS", "DELETE", "PUT"].contains(ex.head.method.rawValue)
+            let idempotent = ["GET", "HEAD", "OPTIONS", "DELETE", "PUT"].contains(ex.head.method)
             if ex.reusedConnection && !ex.retried && idempotent && ex.requestBody.length == 0 {
                 ex.retried = true
                 ex.tried.remove(ex.memberIndex)

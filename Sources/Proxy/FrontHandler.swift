@@ -1,20 +1,22 @@
+import Capture
 import HarnessCore
 import Synchronization
 internal import NIOCore
 internal import NIOHTTP1
 
-/// The last handler of a client connection: takes decoded requests one at a time (pipelined ones
-/// wait in `backlog` with reads held back), routes each to an upstream connection on the same event
-/// loop, streams bodies both ways with back-pressure, answers failures itself, and records both
-/// legs when an exchange ends.
+/// The last handler of a client connection: frames requests from the bytes (`MessageFramer`,
+/// no HTTP codec in the pipeline), takes them one at a time (pipelined ones wait in `backlog`
+/// with reads held back), routes each to an upstream connection on the same event loop, streams
+/// bodies both ways with back-pressure, answers failures itself, and records both legs when an
+/// exchange ends.
 final class FrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     enum BacklogItem {
-        case part(HTTPServerRequestPart)
-        case parseError(any Error)
+        case part(MessageFramer.Part)
+        case parseError(MessageFramer.Failure)
     }
 
     struct PauseReasons: OptionSet {
@@ -49,12 +51,15 @@ final class FrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
     var timer: Scheduled<Void>?
     var readTimer: Scheduled<Void>?
     var idleSinceNanos: UInt64 = 0
+    var framer: MessageFramer
+    private var parts: [MessageFramer.Part] = []
 
     init(shared: ProxyShared, tap: FrontByteTap, pool: UpstreamPool) {
         self.shared = shared
         self.tap = tap
         self.pool = pool
         self.frontScheme = shared.frontTLS == nil ? "http" : "https"
+        self.framer = MessageFramer(role: .request, maxHeadBytes: shared.configuration.maxHeaderBytes)
     }
 
     var configuration: ProxyConfiguration { shared.configuration }
@@ -84,14 +89,32 @@ final class FrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let part = unwrapInboundIn(data)
         if closed { return }
-        if !backlog.isEmpty || (current?.requestEnded ?? false) {
-            backlog.append(.part(part))
-            paused.insert(.backlog)
-            return
+        var failure: MessageFramer.Failure?
+        do {
+            try framer.feed(unwrapInboundIn(data), into: &parts)
+        } catch let f as MessageFramer.Failure {
+            failure = f
+        } catch {
+            failure = MessageFramer.Failure(message: "\(error)")
         }
-        handle(part)
+        for part in parts {
+            if closed { break }
+            if !backlog.isEmpty || (current?.requestEnded ?? false) {
+                backlog.append(.part(part))
+                paused.insert(.backlog)
+            } else {
+                handle(part)
+            }
+        }
+        parts.removeAll(keepingCapacity: true)
+        if let failure, !closed {
+            if let ex = current, ex.requestEnded {
+                backlog.append(.parseError(failure))
+            } else {
+                rejectMalformed(failure)
+            }
+        }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -109,24 +132,6 @@ final class FrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if closed { return }
-        if let parserError = error as? HTTPParserError {
-            if parserError == .invalidEOFState {
-                // The client went away in the middle of a request: nothing to answer.
-                if current == nil && !tap.prefix.isEmpty {
-                    let ex = malformedExchange()
-                    ex.flags.incomplete = true
-                    ex.error = "client closed"
-                    recordExchange(ex)
-                }
-                return
-            }
-            if let ex = current, ex.requestEnded {
-                backlog.append(.parseError(error))
-            } else {
-                rejectMalformed(error)
-            }
-            return
-        }
         // I/O errors (reset by peer, TLS failures): the connection is going away.
         context.close(promise: nil)
     }
@@ -141,6 +146,13 @@ final class FrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        if !closed && current == nil && framer.inMessage && !tap.prefix.isEmpty {
+            // The client went away in the middle of a request head: nothing to answer.
+            let ex = malformedExchange()
+            ex.flags.incomplete = true
+            ex.error = "client closed"
+            recordExchange(ex)
+        }
         closed = true
         timer?.cancel()
         timer = nil
@@ -164,7 +176,7 @@ final class FrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     // MARK: Requests
 
-    private func handle(_ part: HTTPServerRequestPart) {
+    private func handle(_ part: MessageFramer.Part) {
         switch part {
         case .head(let head):
             startExchange(head)
@@ -174,37 +186,44 @@ final class FrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .end(let trailers):
             guard let ex = current else { return }
             receiveEnd(trailers, ex)
+        case .interim:
+            break
         }
     }
 
-    private func startExchange(_ head: HTTPRequestHead) {
+    /// HTTP/1.1 keeps the connection unless `Connection: close`; HTTP/1.0 only with
+    /// `Connection: keep-alive`.
+    static func keepsAlive(_ head: HTTPMessage) -> Bool {
+        if head.version.major == 1 && head.version.minor >= 1 { return !head.headers.containsToken("connection", "close") }
+        return head.headers.containsToken("connection", "keep-alive")
+    }
+
+    private func startExchange(_ head: HTTPMessage) {
         shared.counters.requests.add(1, ordering: .relaxed)
         let ex = InFlightExchange(
             id: shared.counters.exchangeID(), sequence: sequence, head: head,
             bodyLimit: configuration.maxRecordedBodyBytes,
-            keepAlive: head.isKeepAlive && !quiescing && !shared.isShuttingDown)
+            keepAlive: Self.keepsAlive(head) && !quiescing && !shared.isShuttingDown)
         sequence &+= 1
         ex.timing.requestStart = tap.takeFirstByteMicros()
         tap.headSeen()
         current = ex
         if ex.requestHeaders.first("Content-Length") != nil { ex.framing.insert(.requestContentLength) }
         if ex.requestHeaders.isChunked { ex.framing.insert(.requestChunked) }
-        if head.headers.contains(name: "upgrade"),
-            head.headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "upgrade" })
-        {
-            // The decoder stops after an upgrade request: the connection ends with this exchange.
+        if MessageFramer.asksUpgrade(head) {
+            // The framer stops after an upgrade request: the connection ends with this exchange.
             ex.upgrade = true
             ex.closeAfter = true
         }
 
-        if let limit = configuration.maxBodyBytes, let cl = head.headers.first(name: "content-length").flatMap({ Int($0) }),
+        if let limit = configuration.maxBodyBytes, let cl = head.headers.first("Content-Length").flatMap({ Int($0) }),
             cl > limit
         {
             respondLocally(ex, status: 413, detail: "The request body of \(cl) bytes is over the limit of \(limit) bytes.",
                 error: nil, clientError: true)
             return
         }
-        let path = Request.path(of: head.uri)
+        let path = Request.path(of: head.target)
         guard path.hasPrefix("/"),
             let (index, matched) = ProxyPassMapping.route(for: path, in: configuration.routes, matching: configuration.routeMatching)
         else {
@@ -215,7 +234,7 @@ final class FrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
         ex.routeIndex = index
         ex.matchedLength = matched
         ex.annotations.append(Annotation("route", configuration.routes[index].prefix))
-        if let expect = head.headers.first(name: "expect"), expect.lowercased() == "100-continue" {
+        if let expect = head.headers.first("Expect"), expect.lowercased() == "100-continue" {
             // Answered here (like Apache); the upstream request goes without Expect.
             context?.writeAndFlush(wrapOutboundOut(ByteBuffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
             ex.interim.append(InterimResponse(status: 100, reason: "Continue"))
@@ -246,10 +265,10 @@ final class FrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    private func receiveEnd(_ trailers: HTTPHeaders?, _ ex: InFlightExchange) {
+    private func receiveEnd(_ trailers: Headers, _ ex: InFlightExchange) {
         ex.requestEnded = true
         ex.timing.requestEnd = Clock.nowMicros()
-        ex.requestTrailers = trailers.map { $0.map { HeaderField($0.name, $0.value) } } ?? []
+        ex.requestTrailers = trailers
         if ex.discarding {
             finishIfDone(ex)
             return
@@ -331,8 +350,10 @@ final class FrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let words = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
         let method = words.count > 0 ? String(words[0]) : ""
         let target = words.count > 1 ? String(words[1]) : ""
-        var head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method), uri: target)
-        head.headers = HTTPHeaders(Self.rawHeaderLines(raw[..<raw.endIndex], after: lineEnd))
+        let head = HTTPMessage(isRequest: true)
+        head.method = method
+        head.target = target
+        head.headers = Self.rawHeaderLines(raw[..<raw.endIndex], after: lineEnd)
         let ex = InFlightExchange(
             id: shared.counters.exchangeID(), sequence: sequence, head: head, bodyLimit: 0, keepAlive: false)
         sequence &+= 1
@@ -359,8 +380,8 @@ final class FrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// The decoder rejected the bytes: 400 (431 for oversized headers), recorded, connection closed.
-    func rejectMalformed(_ error: any Error) {
-        let status = (error as? HTTPParserError) == .headerOverflow ? 431 : 400
+    func rejectMalformed(_ error: MessageFramer.Failure) {
+        let status = error.tooLarge ? 431 : 400
         if let ex = current {
             // Broken framing in the middle of a body.
             ex.flags.parseError = ParseError(offset: tap.totalBytes, message: "\(error)")

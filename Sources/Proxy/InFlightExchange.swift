@@ -8,7 +8,8 @@ internal import NIOHTTP1
 final class InFlightExchange {
     let id: UInt64
     let sequence: UInt32
-    let head: HTTPRequestHead
+    /// The request head as the client sent it.
+    let head: HTTPMessage
     let requestHeaders: Headers
     var timing = Timing()
     var requestBody: BodyRecorder
@@ -45,7 +46,7 @@ final class InFlightExchange {
     var reusedConnection = false
     var retried = false
     /// Parts that arrived before the upstream connection was ready.
-    var buffered: [HTTPServerRequestPart] = []
+    var buffered: [MessageFramer.Part] = []
     var upstreamHead: HTTPMessage?
     /// `upstreamHead`'s fields as received (what the back leg records).
     var upstreamHeaders: Headers = []
@@ -68,22 +69,22 @@ final class InFlightExchange {
     /// Completes when the response's end has been written to the client.
     var endWritten: EventLoopFuture<Void>?
 
-    init(id: UInt64, sequence: UInt32, head: HTTPRequestHead, bodyLimit: Int, keepAlive: Bool) {
+    init(id: UInt64, sequence: UInt32, head: HTTPMessage, bodyLimit: Int, keepAlive: Bool) {
         self.id = id
         self.sequence = sequence
         self.head = head
-        self.requestHeaders = head.headers.map { HeaderField($0.name, $0.value) }
+        self.requestHeaders = head.headers
         self.requestBody = BodyRecorder(limit: bodyLimit)
         self.responseBody = BodyRecorder(limit: bodyLimit)
         self.keepAlive = keepAlive
     }
 
-    var isHead: Bool { head.method == .HEAD }
+    var isHead: Bool { head.method == "HEAD" }
 
     func request(target: String, headers: Headers, version: HTTPVersionNumber) -> Request {
         let (body, truncation) = requestBody.finish()
         return Request(
-            method: head.method.rawValue, target: target, version: version, headers: headers, body: body,
+            method: head.method, target: target, version: version, headers: headers, body: body,
             bodyTruncation: truncation, trailers: requestTrailers)
     }
 
@@ -103,7 +104,7 @@ final class InFlightExchange {
         if keepAlive && !closeAfter { fr.insert(.keepAlive) }
         return Exchange(
             id: id, leg: .front, connection: connection, sequence: sequence, timing: timing,
-            request: request(target: head.uri, headers: requestHeaders, version: head.version.number),
+            request: request(target: head.target, headers: requestHeaders, version: head.version),
             response: response, framing: fr, flags: f, tunnel: tunnel, error: error, annotations: annotations)
     }
 

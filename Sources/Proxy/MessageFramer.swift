@@ -248,7 +248,7 @@ struct MessageFramer {
             }
             // After CONNECT or an Upgrade request the connection may switch protocols: the bytes
             // after this request are not framed (the handler decides what they are).
-            stopsAfter = m.method == "CONNECT" || m.headers.first("Upgrade") != nil
+            stopsAfter = m.method == "CONNECT" || Self.asksUpgrade(m)
         } else {
             if m.status < 200 && m.status != 101 {
                 parts.append(.interim(m))
@@ -278,6 +278,11 @@ struct MessageFramer {
             ended(into: &parts, [])
         }
         return true
+    }
+
+    /// An Upgrade field and `upgrade` in Connection (llhttp's condition for stopping).
+    static func asksUpgrade(_ m: HTTPMessage) -> Bool {
+        m.headers.first("Upgrade") != nil && m.headers.containsToken("connection", "upgrade")
     }
 
     private mutating func chunkSize(_ buf: inout ByteBuffer) throws -> Bool {

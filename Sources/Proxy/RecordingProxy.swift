@@ -85,11 +85,6 @@ public final class RecordingProxy: Sendable {
             if let tls = shared.frontTLS { try sync.addHandler(NIOSSLServerHandler(context: tls)) }
             let tap = FrontByteTap()
             try sync.addHandler(tap)
-            var limits = NIOHTTPDecoderLimitConfiguration()
-            limits.maxHeaderListSize = shared.configuration.maxHeaderBytes
-            limits.maxHeaderFieldSize = shared.configuration.maxHeaderBytes
-            // The decoder only: responses are written as bytes by the front handler.
-            try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: limits)))
             try sync.addHandler(FrontHandler(shared: shared, tap: tap, pool: shared.pool(for: channel.eventLoop)))
         }
     }

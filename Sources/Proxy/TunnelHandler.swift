@@ -113,14 +113,16 @@ extension FrontHandler {
         do {
             let fsync = context.pipeline.syncOperations
             try fsync.addHandler(front, position: .after(tap))
-            fsync.removeHandler(try fsync.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self), promise: nil)
             let usync = uctx.pipeline.syncOperations
             let early = conn.handler.takeTunnelBytes()
             try usync.addHandler(back, position: .before(conn.handler))
             usync.removeHandler(conn.handler, promise: nil)
+            let sent = framer.takeLeftover()
             fsync.removeHandler(self, promise: nil)
-            // Bytes the upstream sent right behind its 101 (already read with the head).
+            // Bytes the upstream sent right behind its 101 (already read with the head), and
+            // bytes the client sent behind its upgrade request.
             if let early, early.readableBytes > 0 { back.forward(early) }
+            if let sent, sent.readableBytes > 0 { front.forward(sent) }
         } catch {
             context.close(promise: nil)
             conn.channel.close(promise: nil)

@@ -1,5 +1,6 @@
 import Capture
 import HarnessCore
+import HarnessTesting
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
@@ -137,6 +138,92 @@ struct MessageFramerTests {
             let got = try ours(methods, bytes, pieces: pieces)
             #expect(got == expected, "\(name), \(pieces.count) pieces")
         }
+    }
+
+    static let requests: [(String, String)] = [
+        ("pipelined GETs", "GET /a?b=1 HTTP/1.1\r\nHost: h\r\nUser-Agent: t\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\nHEAD / HTTP/1.0\r\n\r\n"),
+        ("form POST", "POST /form HTTP/1.1\r\nHost: h\r\nContent-Length: 7\r\nContent-Type: x\r\n\r\na=1&b=2GET / HTTP/1.1\r\nHost: h\r\n\r\n"),
+        (
+            "chunked PUT with trailers",
+            "PUT /u HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n4;x=y\r\nabcd\r\n10\r\n0123456789abcdef\r\n0\r\nX-Sum: 9\r\n\r\n"
+        ),
+        ("empty chunked DELETE", "DELETE /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+        ("leading empty lines", "\r\n\r\nOPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n"),
+    ]
+
+    func ourRequests(_ bytes: [UInt8], pieces: [Int]) throws -> [NIORequestOracle.Decoded] {
+        var framer = MessageFramer(role: .request)
+        var out: [NIORequestOracle.Decoded] = []
+        var current: NIORequestOracle.Decoded?
+        var parts: [MessageFramer.Part] = []
+        var i = 0
+        for n in pieces {
+            try framer.feed(ByteBuffer(bytes: bytes[i..<(i + n)]), into: &parts)
+            i += n
+            for part in parts {
+                switch part {
+                case .head(let m):
+                    current = NIORequestOracle.Decoded(
+                        start: "\(m.method) \(m.target) \(m.version)", headers: m.headers.map { "\($0.name): \($0.value)" },
+                        body: [], trailers: [])
+                case .body(let b): current?.body += Array(b.readableBytesView)
+                case .end(let t):
+                    current?.trailers = t.map { "\($0.name): \($0.value)" }
+                    if let c = current { out.append(c) }
+                    current = nil
+                case .interim: break
+                }
+            }
+            parts.removeAll()
+        }
+        return out
+    }
+
+    @Test(arguments: requests.indices)
+    func framesRequestsLikeSwiftNIO(_ index: Int) throws {
+        let (name, text) = Self.requests[index]
+        let bytes = Array(text.utf8)
+        let expected = try NIORequestOracle.decode(bytes)
+        #expect(!expected.isEmpty, "\(name): the oracle read nothing")
+        for pieces in Self.splits(bytes.count) {
+            #expect(try ourRequests(bytes, pieces: pieces) == expected, "\(name), \(pieces.count) pieces")
+        }
+    }
+
+    /// What llhttp refuses from a client, the framer refuses: smuggling framings, bad lines; an
+    /// endless head is "too large" (431), not malformed (400).
+    @Test func hostileRequestsFail() {
+        let bad = [
+            "POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", "GARBAGE\r\n\r\n",
+            "GET / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", "GET /a b HTTP/1.1\r\n\r\n", "GET / HTTP/2.0\r\n\r\n",
+        ]
+        for text in bad {
+            var framer = MessageFramer(role: .request)
+            var parts: [MessageFramer.Part] = []
+            #expect(Self.fails { try framer.feed(ByteBuffer(string: text), into: &parts) }, "\(text.debugDescription)")
+        }
+        var framer = MessageFramer(role: .request, maxHeadBytes: 1024)
+        var parts: [MessageFramer.Part] = []
+        do {
+            try framer.feed(ByteBuffer(string: "GET / HTTP/1.1\r\nX: " + String(repeating: "a", count: 2000)), into: &parts)
+            Issue.record("no failure")
+        } catch let f as MessageFramer.Failure {
+            #expect(f.tooLarge)
+        } catch {
+            Issue.record("\(error)")
+        }
+    }
+
+    /// After an upgrade request the rest is not framed: it is the tunnel's (or nobody's).
+    @Test func upgradeRequestStopsFraming() throws {
+        var framer = MessageFramer(role: .request)
+        var parts: [MessageFramer.Part] = []
+        try framer.feed(
+            ByteBuffer(string: "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\u{81}\u{80}GET / HTTP/1.1\r\n\r\n"),
+            into: &parts)
+        #expect(parts.count == 2 && framer.isStopped)
+        #expect(framer.takeLeftover().map { Array($0.readableBytesView) } == Array("\u{81}\u{80}GET / HTTP/1.1\r\n\r\n".utf8))
     }
 
     /// What the proxy writes to clients (`HeadBytes.writeResponse`, `ChunkedBody.last`) reads

@@ -1,4 +1,5 @@
 import HarnessCore
+import HarnessTesting
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
@@ -10,34 +11,7 @@ import Testing
 /// pipeline). SwiftNIO's `HTTPRequestDecoder` is the independent oracle: it must read back the
 /// method, target, version, headers, body and trailers the recording holds.
 struct RequestSerializationTests {
-    struct Decoded: Equatable {
-        var start: String
-        var headers: [String]
-        var body: [UInt8]
-        var trailers: [String]
-    }
-
-    func decode(_ bytes: [UInt8]) throws -> [Decoded] {
-        let channel = EmbeddedChannel(handler: ByteToMessageHandler(HTTPRequestDecoder()))
-        defer { _ = try? channel.finish() }
-        try channel.writeInbound(ByteBuffer(bytes: bytes))
-        var out: [Decoded] = []
-        var current: Decoded?
-        while let part = try channel.readInbound(as: HTTPServerRequestPart.self) {
-            switch part {
-            case .head(let h):
-                current = Decoded(
-                    start: "\(h.method.rawValue) \(h.uri) HTTP/\(h.version.major).\(h.version.minor)",
-                    headers: h.headers.map { "\($0.name): \($0.value)" }, body: [], trailers: [])
-            case .body(let b): current?.body += Array(b.readableBytesView)
-            case .end(let t):
-                current?.trailers = t?.map { "\($0.name): \($0.value)" } ?? []
-                if let c = current { out.append(c) }
-                current = nil
-            }
-        }
-        return out
-    }
+    func decode(_ bytes: [UInt8]) throws -> [NIORequestOracle.Decoded] { try NIORequestOracle.decode(bytes) }
 
     func bytes(_ requests: [Request]) -> [UInt8] {
         var buffer = ByteBufferAllocator().buffer(capacity: 256)
