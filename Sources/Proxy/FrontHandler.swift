@@ -54,9 +54,9 @@ final class FrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
     var framer: MessageFramer
     private var parts: [MessageFramer.Part] = []
 
-    init(shared: ProxyShared, tap: FrontByteTap, pool: UpstreamPool) {
+    init(shared: ProxyShared, pool: UpstreamPool) {
         self.shared = shared
-        self.tap = tap
+        self.tap = FrontByteTap()
         self.pool = pool
         self.frontScheme = shared.frontTLS == nil ? "http" : "https"
         self.framer = MessageFramer(role: .request, maxHeadBytes: shared.configuration.maxHeaderBytes)
@@ -89,10 +89,12 @@ final class FrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        tap.observe(buffer)
         if closed { return }
         var failure: MessageFramer.Failure?
         do {
-            try framer.feed(unwrapInboundIn(data), into: &parts)
+            try framer.feed(buffer, into: &parts)
         } catch let f as MessageFramer.Failure {
             failure = f
         } catch {

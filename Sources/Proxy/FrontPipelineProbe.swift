@@ -2,8 +2,8 @@ public import HarnessCore
 internal import NIOCore
 internal import NIOEmbedded
 
-/// The proxy's client side without sockets: the same pipeline a client connection gets (NIO's
-/// request decoder with the proxy's limits, the byte tap, `FrontHandler`) on an `EmbeddedChannel`,
+/// The proxy's client side without sockets: the same pipeline a client connection gets
+/// (`FrontHandler`, which frames requests itself with the proxy's limits) on an `EmbeddedChannel`,
 /// fed raw bytes. There are no routes, so no request ever leaves: routed requests are answered
 /// 404 and malformed ones 400/413/431 locally, all recorded. For the request-parsing fuzz target
 /// and fast tests of hostile input.

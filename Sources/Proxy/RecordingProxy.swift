@@ -83,9 +83,7 @@ public final class RecordingProxy: Sendable {
         return channel.eventLoop.makeCompletedFuture {
             let sync = channel.pipeline.syncOperations
             if let tls = shared.frontTLS { try sync.addHandler(NIOSSLServerHandler(context: tls)) }
-            let tap = FrontByteTap()
-            try sync.addHandler(tap)
-            try sync.addHandler(FrontHandler(shared: shared, tap: tap, pool: shared.pool(for: channel.eventLoop)))
+            try sync.addHandler(FrontHandler(shared: shared, pool: shared.pool(for: channel.eventLoop)))
         }
     }
 

@@ -112,7 +112,7 @@ extension FrontHandler {
         }
         do {
             let fsync = context.pipeline.syncOperations
-            try fsync.addHandler(front, position: .after(tap))
+            try fsync.addHandler(front, position: .before(self))
             let usync = uctx.pipeline.syncOperations
             let early = conn.handler.takeTunnelBytes()
             try usync.addHandler(back, position: .before(conn.handler))
