@@ -27,7 +27,7 @@ final class FrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     let shared: ProxyShared
-    let tap: FrontByteTap
+    let tap = FrontByteTap()
     let pool: UpstreamPool
     let frontScheme: String
     var context: ChannelHandlerContext?
@@ -56,7 +56,6 @@ final class FrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     init(shared: ProxyShared, pool: UpstreamPool) {
         self.shared = shared
-        self.tap = FrontByteTap()
         self.pool = pool
         self.frontScheme = shared.frontTLS == nil ? "http" : "https"
         self.framer = MessageFramer(role: .request, maxHeadBytes: shared.configuration.maxHeaderBytes)

@@ -57,6 +57,12 @@ struct MessageFramer {
     private var lastHeaders: Headers = []
     /// Response role: the methods of the requests sent and not answered yet, oldest first.
     private var methods: [String] = []
+    /// The message that ends switches protocols: framing stops after it.
+    private var stopsAfter = false
+    /// How far (from the reader index) an incomplete head or trailer section was searched for
+    /// its empty line: the next read resumes there (a head arriving a byte at a time is not
+    /// rescanned from its start at every read).
+    private var scanned = 0
 
     init(role: Role, maxHeadBytes: Int = 80 << 10) {
         self.role = role
@@ -176,9 +182,6 @@ struct MessageFramer {
 
     // MARK: pieces
 
-    /// A message ended: the next one starts, unless this one switched protocols.
-    private var stopsAfter = false
-
     private mutating func ended(into parts: inout [Part], _ trailers: Headers) {
         parts.append(.end(trailers))
         state = stopsAfter ? .stopped : .head
@@ -196,18 +199,21 @@ struct MessageFramer {
     }
 
     /// The end (past its empty line) of a section of lines starting at the reader index, and
-    /// where that empty line starts; nil while incomplete.
-    private static func sectionEnd(_ buf: ByteBuffer) -> (linesEnd: Int, end: Int)? {
-        var start = 0
-        while let next = lineEnd(buf, from: start) {
+    /// where that empty line starts; nil while incomplete (`scanned` then says where the last,
+    /// incomplete line starts, for the next call).
+    private mutating func sectionEnd(_ buf: ByteBuffer) -> (linesEnd: Int, end: Int)? {
+        var start = scanned
+        while let next = Self.lineEnd(buf, from: start) {
             let length = next - start
             if length == 1
                 || (length == 2 && buf.getInteger(at: buf.readerIndex + start, as: UInt8.self) == 0x0d)
             {
+                scanned = 0
                 return (start, next)
             }
             start = next
         }
+        scanned = start
         return nil
     }
 
@@ -218,7 +224,7 @@ struct MessageFramer {
             buf.moveReaderIndex(forwardBy: 1)
         }
         guard buf.readableBytes > 0 else { return false }
-        guard let (linesEnd, end) = Self.sectionEnd(buf) else {
+        guard let (linesEnd, end) = sectionEnd(buf) else {
             if buf.readableBytes > maxHeadBytes {
                 throw Failure(message: "head longer than \(maxHeadBytes) bytes", tooLarge: true)
             }
@@ -300,7 +306,7 @@ struct MessageFramer {
     }
 
     private mutating func trailers(_ buf: inout ByteBuffer, into parts: inout [Part]) throws -> Bool {
-        guard let (linesEnd, end) = Self.sectionEnd(buf) else {
+        guard let (linesEnd, end) = sectionEnd(buf) else {
             if buf.readableBytes > maxHeadBytes {
                 throw Failure(message: "trailers longer than \(maxHeadBytes) bytes", tooLarge: true)
             }

@@ -84,13 +84,8 @@ final class ProxyShared: @unchecked Sendable {
     func unregister(_ channel: any Channel) { lock.withLock { _ = channels.removeValue(forKey: ObjectIdentifier(channel)) } }
     var openChannels: [any Channel] { lock.withLock { Array(channels.values) } }
 
-    /// Hands a finished exchange to the recording queue (counted either way).
-    func record(_ exchange: Exchange) {
-        guard let queue else { return }
-        if queue.offer(exchange) { counters.recorded.add(1, ordering: .relaxed) }
-    }
-
-    /// Both legs of a finished exchange, in one hand-off.
+    /// Hands both legs of a finished exchange to the recording queue in one hand-off (taken or
+    /// counted as left out, each).
     func record(back: Exchange?, front: Exchange) {
         guard let queue else { return }
         let taken = queue.offer(back: back, front: front)

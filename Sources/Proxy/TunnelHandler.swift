@@ -100,14 +100,12 @@ extension FrontHandler {
             let bytes = TunnelBytes(clientToServer: front?.bytesIn ?? 0, serverToClient: back?.bytesIn ?? 0)
             ex.tunnel = bytes
             if shared.queue != nil {
-                if var b = ex.backRecord() {
-                    b.tunnel = bytes
-                    b.flags.incomplete = false
-                    shared.record(b)
-                }
+                var back = ex.backRecord()
+                back?.tunnel = bytes
+                back?.flags.incomplete = false
                 var f = ex.frontRecord(connection: connection)
                 f.tunnel = bytes
-                shared.record(f)
+                shared.record(back: back, front: f)
             }
         }
         do {
