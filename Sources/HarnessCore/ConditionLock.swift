@@ -28,6 +28,12 @@ public final class ConditionLock: @unchecked Sendable {
         return try body()
     }
 
+    /// Takes the mutex, for a caller that must move values into guarded state (a closure would
+    /// copy them); pair with `unlock()`.
+    public func lock() { pthread_mutex_lock(mutex) }
+    /// Releases the mutex taken with `lock()`.
+    public func unlock() { pthread_mutex_unlock(mutex) }
+
     /// Waits for a signal (holding the mutex): at most `seconds` when given.
     public func wait(seconds: Double? = nil) {
         guard let seconds else {

@@ -12,6 +12,10 @@ struct ExchangeEncoder {
     private var bodies: [[UInt8]] = []
     /// Unique body bytes held in this segment (the writer starts a new segment past a limit).
     private(set) var segmentBodyBytes = 0
+    /// The exchange record under construction, kept between calls so its capacity is reused.
+    private var scratch = ByteWriter(capacity: 4096)
+    /// The last body encoded and its index in `bodies`.
+    private var lastBody: (bytes: [UInt8], index: Int)?
 
     mutating func resetSegment() {
         if dynamicNames > 0 {
@@ -21,6 +25,7 @@ struct ExchangeEncoder {
         values.removeAll()
         bodyIndex.removeAll(keepingCapacity: true)
         bodies.removeAll(keepingCapacity: true)
+        lastBody = nil
         segmentBodyBytes = 0
     }
 
@@ -32,9 +37,12 @@ struct ExchangeEncoder {
     }()
 
     /// Appends the records for `exchange` to `out`; returns how many records were written.
-    mutating func encode(_ e: Exchange, into out: inout ByteWriter) -> Int {
+    mutating func encode(_ e: borrowing Exchange, into out: inout ByteWriter) -> Int {
         var records = 1
-        var body = ByteWriter(capacity: 512)
+        var body = ByteWriter(capacity: 0)
+        swap(&body, &scratch)
+        body.bytes.removeAll(keepingCapacity: true)
+        defer { swap(&body, &scratch) }
         body.varint(e.id)
         body.u8(e.leg.rawValue)
         body.varint(e.connection.id)
@@ -56,7 +64,9 @@ struct ExchangeEncoder {
         if t.responseEnd != 0 { present |= 8 }
         body.u8(present)
         if t.requestStart != 0 { body.zigzag(t.requestStart) }
-        for v in [t.requestEnd, t.responseStart, t.responseEnd] where v != 0 { body.zigzag(v - t.requestStart) }
+        if t.requestEnd != 0 { body.zigzag(t.requestEnd - t.requestStart) }
+        if t.responseStart != 0 { body.zigzag(t.responseStart - t.requestStart) }
+        if t.responseEnd != 0 { body.zigzag(t.responseEnd - t.requestStart) }
 
         let r = e.request
         body.string(r.method)
@@ -173,13 +183,21 @@ struct ExchangeEncoder {
             body.varint(0)
             return 0
         }
+        // The same array as the last body (a proxy's front and back legs share the response
+        // body's storage): `lastBody` holds that storage, so its address cannot have been reused.
+        if let last = lastBody, Self.sameStorage(last.bytes, bytes) {
+            body.varint(UInt64(last.index + 1))
+            return 0
+        }
         let hash = bytes.withUnsafeBytes { harness_hash64($0.baseAddress, $0.count) }
         if let candidates = bodyIndex[hash] {
             for c in candidates where Self.sameBytes(bodies[c], bytes) {
+                lastBody = (bytes, c)
                 body.varint(UInt64(c + 1))
                 return 0
             }
         }
+        lastBody = (bytes, bodies.count)
         bodies.append(bytes)
         bodyIndex[hash, default: []].append(bodies.count - 1)
         segmentBodyBytes += bytes.count
@@ -200,6 +218,11 @@ struct ExchangeEncoder {
     }
 
     /// Byte equality with one `memcmp` (the element-wise `==` was a hot loop for repeated bodies).
+    /// Whether `a` and `b` are one array storage (same address and count).
+    static func sameStorage(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        a.count == b.count && a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pa.baseAddress == $0.baseAddress } }
+    }
+
     static func sameBytes(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         guard a.count == b.count else { return false }
         return a.withUnsafeBytes { pa in

@@ -54,7 +54,7 @@ extension FrontHandler {
             headers.set("Connection", "keep-alive")
         }
         let status = HTTPResponseStatus(statusCode: code, reasonPhrase: upstream.reason)
-        ex.frontResponseHead = HTTPResponseHead(version: .http1_1, status: status)
+        ex.frontResponseHead = FrontResponseHead(status: code, reason: status.reasonPhrase)
         ex.frontResponseHeaders = headers
         ex.timing.responseStart = Clock.nowMicros()
         writeResponseHead(ex, status: code, reason: status.reasonPhrase, headers: headers)
@@ -67,7 +67,7 @@ extension FrontHandler {
         ProxyPassMapping.stripHopByHop(&headers, keepUpgrade: true)
         headers.append(HeaderField("Connection", "Upgrade"))
         ProxyPassMapping.apply(configuration.setResponseHeaders, to: &headers)
-        ex.frontResponseHead = HTTPResponseHead(version: .http1_1, status: .switchingProtocols)
+        ex.frontResponseHead = FrontResponseHead(status: 101, reason: HTTPResponseStatus.switchingProtocols.reasonPhrase)
         ex.frontResponseHeaders = headers
         ex.framing.insert(.upgrade)
         ex.backFraming.insert(.upgrade)
@@ -112,7 +112,7 @@ extension FrontHandler {
         }
         headers.append(HeaderField("Content-Type", "text/html; charset=iso-8859-1"))
         let responseStatus = HTTPResponseStatus(statusCode: status, reasonPhrase: ErrorPages.reason(status))
-        ex.frontResponseHead = HTTPResponseHead(version: .http1_1, status: responseStatus)
+        ex.frontResponseHead = FrontResponseHead(status: status, reason: responseStatus.reasonPhrase)
         ex.frontResponseHeaders = headers
         ex.framing.insert(.responseContentLength)
         ex.localBody = page

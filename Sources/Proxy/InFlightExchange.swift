@@ -58,7 +58,7 @@ final class InFlightExchange {
 
     // Response side.
     var responseBody: BodyRecorder
-    var frontResponseHead: HTTPResponseHead?
+    var frontResponseHead: FrontResponseHead?
     var frontResponseHeaders: Headers = []
     var responseEnded = false
     var localBody: [UInt8]?
@@ -94,7 +94,7 @@ final class InFlightExchange {
         if let h = frontResponseHead {
             let (body, truncation) = localBody.map { ($0, nil) } ?? responseBody.finish()
             response = Response(
-                status: UInt16(clamping: h.status.code), reason: h.status.reasonPhrase, version: h.version.number,
+                status: UInt16(clamping: h.status), reason: h.reason, version: .http11,
                 headers: frontResponseHeaders, body: body, bodyTruncation: truncation,
                 trailers: upstreamTrailers, interim: interim)
         }
@@ -130,12 +130,10 @@ final class InFlightExchange {
     }
 }
 
-extension HTTPVersion {
-    var number: HTTPVersionNumber { HTTPVersionNumber(major: UInt8(clamping: major), minor: UInt8(clamping: minor)) }
-}
-
-extension HTTPHeaders {
-    init(_ fields: Headers) { self.init(fields.map { ($0.name, $0.value) }) }
+/// The status line the proxy wrote to the client (always HTTP/1.1).
+struct FrontResponseHead {
+    var status: Int
+    var reason: String
 }
 
 extension Headers {

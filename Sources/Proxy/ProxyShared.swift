@@ -86,7 +86,7 @@ final class ProxyShared: @unchecked Sendable {
 
     /// Hands both legs of a finished exchange to the recording queue in one hand-off (taken or
     /// counted as left out, each).
-    func record(back: Exchange?, front: Exchange) {
+    func record(back: consuming Exchange?, front: consuming Exchange) {
         guard let queue else { return }
         let taken = queue.offer(back: back, front: front)
         if taken > 0 { counters.recorded.add(taken, ordering: .relaxed) }

@@ -72,21 +72,23 @@ public final class RecordingQueue: @unchecked Sendable {
     /// Queues an exchange's back leg (if any) and its front leg under one lock (the proxy ends
     /// both at once); returns how many were taken (the others are counted as left out).
     @discardableResult
-    public func offer(back: Exchange?, front: Exchange) -> Int {
+    public func offer(back: consuming Exchange?, front: consuming Exchange) -> Int {
         let backBytes = back.map(Self.bytes) ?? 0
         let frontBytes = Self.bytes(front)
-        return locked {
-            var taken = 0
-            if let back, take(back, bytes: backBytes) { taken += 1 }
-            if take(front, bytes: frontBytes) { taken += 1 }
-            return taken
-        }
+        // Moved into the queue under `lock()`/`unlock()`: a closure would copy both exchanges
+        // (a retain and a release of every string and array in them).
+        lock.lock()
+        defer { lock.unlock() }
+        var taken = 0
+        if let back = back.take(), take(back, bytes: backBytes) { taken += 1 }
+        if take(front, bytes: frontBytes) { taken += 1 }
+        return taken
     }
 
     private static func bytes(_ e: Exchange) -> Int { e.request.body.count + (e.response?.body.count ?? 0) + 512 }
 
     /// Under `lock`: appends `exchange` unless the queue is full (then counts it as left out).
-    private func take(_ exchange: Exchange, bytes: Int) -> Bool {
+    private func take(_ exchange: consuming Exchange, bytes: Int) -> Bool {
         if stopping || items.count >= capacity || queuedBytes + bytes > maxBytes {
             _leftOut += 1
             return false
@@ -127,11 +129,11 @@ public final class RecordingQueue: @unchecked Sendable {
     }
 
     private func drainOnCaller() {
-        let batch = locked { () -> [Exchange] in
+        var batch = locked { () -> [Exchange] in
             defer { items = [] }
             return items
         }
-        write(batch)
+        write(&batch)
         closeSink()
         locked { finished = true }
     }
@@ -149,8 +151,7 @@ public final class RecordingQueue: @unchecked Sendable {
                 queuedBytes = 0
                 return stopping && items.isEmpty
             }
-            write(batch)
-            batch.removeAll(keepingCapacity: true)
+            write(&batch)
             if let writer = sink as? LogWriter {
                 do { try writer.flushIfDue() } catch { noteError(error) }
                 let flushed = writer.flushed
@@ -168,18 +169,16 @@ public final class RecordingQueue: @unchecked Sendable {
         }
     }
 
-    private func write(_ batch: [Exchange]) {
+    /// Appends `batch` in order and empties it (keeping its capacity).
+    private func write(_ batch: inout [Exchange]) {
         var ok = 0
-        for i in batch.indices {
+        // Each exchange is moved out of the batch (reversed, then popped): lending `batch[i]` to
+        // the sink copied it, a retain and a release of every string and array it holds.
+        batch.reverse()
+        while var e = batch.popLast() {
             do {
-                if let transform {
-                    var e = batch[i]
-                    transform(&e)
-                    try sink.append(e)
-                } else {
-                    // By index, no copy: `for e in batch` retained every header and body again.
-                    try sink.append(batch[i])
-                }
+                transform?(&e)
+                try sink.append(e)
                 ok += 1
             } catch {
                 noteError(error)
