@@ -195,7 +195,11 @@ extension Array where Element == HeaderField {
         }
     }
     /// Removes every field named `name`.
-    public mutating func remove(_ name: String) { removeAll { $0.name.caseInsensitiveEquals(name) } }
+    public mutating func remove(_ name: String) {
+        // Looked for first: `removeAll` makes the array unique (a copy) even when nothing matches.
+        guard contains(where: { $0.name.caseInsensitiveEquals(name) }) else { return }
+        removeAll { $0.name.caseInsensitiveEquals(name) }
+    }
 }
 
 extension String {
@@ -239,22 +243,24 @@ extension Array where Element == HeaderField {
     /// Whether a comma-separated list header `name` holds `token` (case-insensitive, optional
     /// whitespace around items), without allocating: `Connection: keep-alive, Upgrade`.
     public func containsToken(_ name: String, _ token: String) -> Bool {
-        let t = [UInt8](token.utf8)
         for field in self where field.name.caseInsensitiveEquals(name) {
             var v = field.value
+            var t = token
             let found = v.withUTF8 { bytes -> Bool in
-                var start = 0
-                while start <= bytes.count {
-                    var end = start
-                    while end < bytes.count && bytes[end] != 0x2C { end += 1 }
-                    var lo = start
-                    var hi = end
-                    while lo < hi && (bytes[lo] == 0x20 || bytes[lo] == 0x09) { lo += 1 }
-                    while hi > lo && (bytes[hi - 1] == 0x20 || bytes[hi - 1] == 0x09) { hi -= 1 }
-                    if hi - lo == t.count && ASCIICase.equal(bytes[lo..<hi], t) { return true }
-                    start = end + 1
+                t.withUTF8 { t in
+                    var start = 0
+                    while start <= bytes.count {
+                        var end = start
+                        while end < bytes.count && bytes[end] != 0x2C { end += 1 }
+                        var lo = start
+                        var hi = end
+                        while lo < hi && (bytes[lo] == 0x20 || bytes[lo] == 0x09) { lo += 1 }
+                        while hi > lo && (bytes[hi - 1] == 0x20 || bytes[hi - 1] == 0x09) { hi -= 1 }
+                        if hi - lo == t.count && ASCIICase.equal(bytes[lo..<hi], t) { return true }
+                        start = end + 1
+                    }
+                    return false
                 }
-                return false
             }
             if found { return true }
         }

@@ -16,17 +16,23 @@ final class Balancer: @unchecked Sendable {
 
     /// Each member's parsed URL (nil when it does not parse), once rather than per request.
     let origins: [UpstreamOrigin?]
+    /// The annotations the recording carries, built once: the front leg's route, each member's
+    /// back leg's upstream (shared arrays, not an allocation per request).
+    let routeAnnotations: [Annotation]
+    let upstreamAnnotations: [[Annotation]]
 
     init(route: ProxyRoute, retrySeconds: Double) {
         self.route = route
         self.origins = route.upstreams.map { UpstreamOrigin(url: $0.url) }
+        self.routeAnnotations = [Annotation("route", route.prefix)]
+        self.upstreamAnnotations = origins.map { [Annotation("upstream", $0?.poolKey ?? "")] }
         self.retryNanos = UInt64(max(0, retrySeconds) * 1e9)
     }
 
     var isPool: Bool { route.upstreams.count > 1 }
 
     /// The member to try, or nil when none can take the request (503).
-    func choose(stickyRoute: String?, excluding tried: Set<Int>) -> Int? {
+    func choose(stickyRoute: String?, excluding tried: MemberSet) -> Int? {
         let members = route.upstreams
         if members.count == 1 { return tried.contains(0) ? nil : 0 }
         let now = Clock.monotonicNanos()
@@ -72,5 +78,28 @@ final class Balancer: @unchecked Sendable {
             }
         }
         return nil
+    }
+}
+
+/// Balancer member indices already tried for one request: a bit mask for the first 64 members
+/// (a `Set<Int>` allocated its storage on every request's first insert), a set beyond.
+struct MemberSet: ExpressibleByArrayLiteral {
+    private var low: UInt64 = 0
+    private var high: Set<Int> = []
+
+    init() {}
+    init(arrayLiteral elements: Int...) { for i in elements { insert(i) } }
+
+    func contains(_ i: Int) -> Bool {
+        if i >= 0 && i < 64 { return low & (1 << UInt64(i)) != 0 }
+        return high.contains(i)
+    }
+
+    mutating func insert(_ i: Int) {
+        if i >= 0 && i < 64 { low |= 1 << UInt64(i) } else { high.insert(i) }
+    }
+
+    mutating func remove(_ i: Int) {
+        if i >= 0 && i < 64 { low &= ~(1 << UInt64(i)) } else { high.remove(i) }
     }
 }

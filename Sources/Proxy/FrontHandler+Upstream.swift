@@ -36,6 +36,7 @@ extension FrontHandler: UpstreamDelegate {
             return
         }
         ex.origin = origin
+        ex.upstreamAnnotations = balancer.upstreamAnnotations[member]
         buildBackRequest(ex, origin: origin, target: target)
         if !forceNew, let conn = pool.takeIdle(origin) {
             attach(conn, to: ex, reused: true)
@@ -95,7 +96,11 @@ extension FrontHandler: UpstreamDelegate {
 
     /// The head sent upstream: hop-by-hop headers removed, Host, X-Forwarded-*, Via, set headers.
     private func buildBackRequest(_ ex: InFlightExchange, origin: UpstreamOrigin, target: String) {
-        var headers = ex.requestHeaders
+        // One array with room for what is added (Host, X-Forwarded-*, Via): a copy of the
+        // client's fields grew twice, and its first in-place edit copied it again.
+        var headers = Headers()
+        headers.reserveCapacity(ex.requestHeaders.count + 6)
+        headers.append(contentsOf: ex.requestHeaders)
         let chunked = headers.isChunked
         ProxyPassMapping.stripHopByHop(&headers, keepUpgrade: ex.upgrade)
         if ex.upgrade { headers.append(HeaderField("Connection", "Upgrade")) }

@@ -234,7 +234,8 @@ final class FrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         ex.routeIndex = index
         ex.matchedLength = matched
-        ex.annotations.append(Annotation("route", configuration.routes[index].prefix))
+        let route = shared.balancers[index].routeAnnotations
+        if ex.annotations.isEmpty { ex.annotations = route } else { ex.annotations.append(contentsOf: route) }
         if let expect = head.headers.first("Expect"), expect.lowercased() == "100-continue" {
             // Answered here (like Apache); the upstream request goes without Expect.
             context?.writeAndFlush(wrapOutboundOut(ByteBuffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)

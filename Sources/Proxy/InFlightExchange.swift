@@ -31,8 +31,10 @@ final class InFlightExchange {
     var routeIndex = -1
     var matchedLength = 0
     var memberIndex = -1
-    var tried: Set<Int> = []
+    var tried = MemberSet()
     var origin: UpstreamOrigin?
+    /// The back leg's `upstream` annotation for `origin` (shared, built once per member).
+    var upstreamAnnotations: [Annotation] = []
     var backID: UInt64?
     /// The request-target sent upstream (nil until the request is mapped).
     var backTarget: String?
@@ -120,7 +122,7 @@ final class InFlightExchange {
         }
         var f = Flags()
         if response == nil || backTiming.responseEnd == 0 { f.incomplete = true }
-        var annotations = [Annotation("upstream", origin?.poolKey ?? "")]
+        var annotations = upstreamAnnotations.isEmpty ? [Annotation("upstream", origin?.poolKey ?? "")] : upstreamAnnotations
         if retried { annotations.append(Annotation("retried", "stale keep-alive connection")) }
         return Exchange(
             id: backID, leg: .back, connection: backConnection, sequence: backSequence, timing: backTiming,

@@ -8,8 +8,12 @@ public enum ProxyPassMapping {
     /// compare literally, and the alias's last segment must match a whole segment (`/app` matches
     /// `/app` and `/app/x` but not `/apple`).
     public static func aliasMatch(path: Substring, alias: String) -> Int? {
-        let u = Array(path.utf8)
-        let a = Array(alias.utf8)
+        var path = path
+        var alias = alias
+        return path.withUTF8 { u in alias.withUTF8 { a in aliasMatch(u, a) } }
+    }
+
+    private static func aliasMatch(_ u: UnsafeBufferPointer<UInt8>, _ a: UnsafeBufferPointer<UInt8>) -> Int? {
         var ui = 0
         var ai = 0
         while ai < a.count && ui < u.count {

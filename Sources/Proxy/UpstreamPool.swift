@@ -183,7 +183,21 @@ enum UpstreamFailure: Error, CustomStringConvertible {
 final class UpstreamPool: @unchecked Sendable {
     let eventLoop: any EventLoop
     let shared: ProxyShared
-    private var idle: [String: [UpstreamConnection]] = [:]
+    /// Idle connections by origin (a proxy has a few origins: a list, searched by key). A class
+    /// per origin, so taking and returning a connection mutates its array in place; the dictionary
+    /// this replaces allocated twice per request in its accessors.
+    private var idle: [IdleList] = []
+
+    private final class IdleList {
+        let key: String
+        var connections: [UpstreamConnection] = []
+        init(key: String) { self.key = key }
+    }
+
+    private func list(_ key: String) -> IdleList? {
+        for l in idle where l.key == key { return l }
+        return nil
+    }
 
     init(eventLoop: any EventLoop, shared: ProxyShared) {
         self.eventLoop = eventLoop
@@ -192,7 +206,8 @@ final class UpstreamPool: @unchecked Sendable {
 
     /// An idle connection to `origin`, or nil (newest first: the warmest socket).
     func takeIdle(_ origin: UpstreamOrigin) -> UpstreamConnection? {
-        while let conn = idle[origin.poolKey]?.popLast() {
+        guard let list = list(origin.poolKey) else { return nil }
+        while let conn = list.connections.popLast() {
             if conn.isOpen && conn.channel.isActive { return conn }
         }
         return nil
@@ -208,7 +223,13 @@ final class UpstreamPool: @unchecked Sendable {
         conn.handler.delegate = nil
         conn.handler.paused = false
         conn.idleSince = .now()
-        idle[conn.origin.poolKey, default: []].append(conn)
+        if let list = list(conn.origin.poolKey) {
+            list.connections.append(conn)
+        } else {
+            let list = IdleList(key: conn.origin.poolKey)
+            list.connections.append(conn)
+            idle.append(list)
+        }
         startSweeper()
     }
 
@@ -225,30 +246,36 @@ final class UpstreamPool: @unchecked Sendable {
 
     private func sweep(olderThan timeout: TimeAmount) {
         let deadline = NIODeadline.now() - timeout
-        for key in Array(idle.keys) {
-            guard var list = idle[key] else { continue }
-            idle[key] = nil
-            list.removeAll { conn in
+        for list in idle {
+            // Taken out while closing: a close can call `closed(_:)`, which edits the list.
+            var connections = list.connections
+            list.connections = []
+            connections.removeAll { conn in
                 guard !conn.isOpen || conn.idleSince <= deadline else { return false }
                 conn.channel.close(promise: nil)
                 return true
             }
-            if !list.isEmpty { idle[key] = list }
+            list.connections = connections + list.connections
         }
     }
 
     /// Forgets a connection that closed (called once per connection, from its handler).
     fileprivate func closed(_ conn: UpstreamConnection) {
         conn.isOpen = false
-        idle[conn.origin.poolKey]?.removeAll { $0 === conn }
+        list(conn.origin.poolKey)?.connections.removeAll { $0 === conn }
     }
 
     /// Closes every idle connection (shutdown).
     func closeAll() {
         sweeper?.cancel()
         sweeper = nil
-        for (_, list) in idle { for c in list { c.channel.close(promise: nil) } }
-        idle = [:]
+        let lists = idle
+        idle = []
+        for list in lists {
+            let connections = list.connections
+            list.connections = []
+            for c in connections { c.channel.close(promise: nil) }
+        }
     }
 
     /// Opens a new connection to `origin` on this event loop.

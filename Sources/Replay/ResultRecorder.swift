@@ -63,15 +63,20 @@ public final class ResultRecorder: @unchecked Sendable {
     public var backlog: Int { lock.locked { queue.count } }
 
     /// Queues `exchange`; a write error is kept and thrown by `close()` (the replay goes on).
-    public func append(_ exchange: Exchange) {
-        let start = lock.locked { () -> Bool in
-            guard !closing, failure == nil else { return false }
+    public func append(_ exchange: consuming Exchange) {
+        // Moved into the queue under lock()/unlock(): a closure would copy the exchange (a
+        // retain and a release of every string and array in it).
+        lock.lock()
+        var start = false
+        if !closing, failure == nil {
             queue.append(exchange)
             if queue.count == Self.wakeBatch { lock.signal() }
-            if started { return false }
-            started = true
-            return true
+            if !started {
+                started = true
+                start = true
+            }
         }
+        lock.unlock()
         if start {
             let thread = Thread { [self] in run() }
             thread.name = "harness-replay-writer"
@@ -93,16 +98,18 @@ public final class ResultRecorder: @unchecked Sendable {
             }
             var written = 0
             var error: (any Error)?
-            // By index: `for e in batch` copied every exchange (a retain per header and body).
-            for i in batch.indices where error == nil {
+            // Each exchange is moved out of the batch (reversed, then popped): lending `batch[i]`
+            // to the writer copied it, a retain and a release of every string and array it holds.
+            batch.reverse()
+            while let e = batch.popLast() {
+                guard error == nil else { continue }
                 do {
-                    try writer.append(batch[i])
+                    try writer.append(e)
                     written += 1
                 } catch let e {
                     error = e
                 }
             }
-            batch.removeAll(keepingCapacity: true)
             sinceTrim += written
             if sinceTrim >= Self.trimEvery {
                 sinceTrim = 0

@@ -146,4 +146,15 @@ import Testing
         #expect(b.choose(stickyRoute: nil, excluding: [2]) == nil)
         #expect(Balancer.stickyRoute(cookieName: "ROUTEID", headers: [HeaderField("Cookie", "a=b; ROUTEID=.2")]) == "2")
     }
+
+    @Test func memberSetHoldsSmallAndLargeIndices() {
+        var s: MemberSet = [0, 63]
+        s.insert(64)
+        s.insert(1000)
+        for i in [0, 63, 64, 1000] { #expect(s.contains(i)) }
+        for i in [1, 62, 65, 999, -1] { #expect(!s.contains(i)) }
+        s.remove(63)
+        s.remove(1000)
+        #expect(!s.contains(63) && !s.contains(1000) && s.contains(0) && s.contains(64))
+    }
 }
