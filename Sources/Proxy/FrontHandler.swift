@@ -57,11 +57,14 @@ final class FrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
     init(shared: ProxyShared, pool: UpstreamPool) {
         self.shared = shared
         self.pool = pool
+        self.configuration = shared.configuration
         self.frontScheme = shared.frontTLS == nil ? "http" : "https"
         self.framer = MessageFramer(role: .request, maxHeadBytes: shared.configuration.maxHeaderBytes)
     }
 
-    var configuration: ProxyConfiguration { shared.configuration }
+    /// Stored per connection: reading a field through `shared.configuration` copied the whole
+    /// configuration (a retain and a release of each of its strings and arrays) at every use.
+    let configuration: ProxyConfiguration
 
     // MARK: Channel events
 
