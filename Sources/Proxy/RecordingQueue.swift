@@ -174,7 +174,7 @@ public final class RecordingQueue: @unchecked Sendable {
         var ok = 0
         // Each exchange is moved out of the batch (reversed, then popped): lending `batch[i]` to
         // the sink copied it, a retain and a release of every string and array it holds.
-        batch.reverse()
+        batch.withUnsafeMutableBufferPointer { $0.reverse() }  // bitwise swaps; Array's copied
         while var e = batch.popLast() {
             do {
                 transform?(&e)

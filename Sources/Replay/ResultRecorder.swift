@@ -100,7 +100,7 @@ public final class ResultRecorder: @unchecked Sendable {
             var error: (any Error)?
             // Each exchange is moved out of the batch (reversed, then popped): lending `batch[i]`
             // to the writer copied it, a retain and a release of every string and array it holds.
-            batch.reverse()
+            batch.withUnsafeMutableBufferPointer { $0.reverse() }  // bitwise swaps; Array's copied
             while let e = batch.popLast() {
                 guard error == nil else { continue }
                 do {
