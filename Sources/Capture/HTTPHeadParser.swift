@@ -265,9 +265,9 @@ enum HTTPHeadParser {
     static func lowercasedCodings(_ headers: Headers) -> [Substring]? {
         var codings: [Substring] = []
         var seen = false
-        for f in headers where f.name.caseInsensitiveEquals("transfer-encoding") {
+        for i in headers.indices where headers[i].name.caseInsensitiveEquals("transfer-encoding") {
             seen = true
-            for part in f.value.split(separator: ",") {
+            for part in headers[i].value.split(separator: ",") {
                 codings.append(Substring(part.trimmedOWS().lowercased()))
             }
         }
@@ -277,9 +277,9 @@ enum HTTPHeadParser {
     /// The Content-Length, nil when absent; throws text when invalid or conflicting.
     static func contentLength(_ headers: Headers) -> Result<UInt64?, ParseFailure> {
         var value: UInt64?
-        for f in headers where f.name.caseInsensitiveEquals("content-length") {
+        for i in headers.indices where headers[i].name.caseInsensitiveEquals("content-length") {
             // A comma-separated list of equal decimal values, each with optional whitespace.
-            var field = f.value
+            var field = headers[i].value
             let failure: ParseFailure? = field.withUTF8 { bytes in
                 var n: UInt64 = 0
                 var digits = 0

@@ -68,7 +68,7 @@ public enum HTTPHeadReader {
     public static func hasLengthAndCoding(_ m: HTTPMessage) -> Bool {
         let both = HTTPHeadParser.maskTransferEncoding | HTTPHeadParser.maskContentLength
         guard m.fieldMask & both == both else { return false }
-        return m.headers.first("Content-Length") != nil && m.headers.first("Transfer-Encoding") != nil
+        return m.headers.has("Content-Length") && m.headers.has("Transfer-Encoding")
     }
 
     /// How the body of response `m` to a `requestMethod` request is delimited; a failure for

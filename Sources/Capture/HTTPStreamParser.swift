@@ -302,7 +302,7 @@ public struct HTTPStreamParser {
             state = .head
             headScan = pos
             if isRequest && complete && (m.method == "CONNECT"
-                || (m.fieldMask & HTTPHeadParser.maskUpgrade != 0 && m.headers.first("upgrade") != nil)) {
+                || (m.fieldMask & HTTPHeadParser.maskUpgrade != 0 && m.headers.has("upgrade"))) {
                 state = .awaitingUpgrade
             }
         }

@@ -259,7 +259,7 @@ final class TCPConnection {
                 } else if m.status >= 200, index != nil,
                     pending[0].request.method == "CONNECT"
                         || (pending[0].request.fieldMask & HTTPHeadParser.maskUpgrade != 0
-                            && pending[0].request.headers.first("upgrade") != nil)
+                            && pending[0].request.headers.has("upgrade"))
                 {
                     requests.resolveUpgrade(accepted: false)
                 }

@@ -173,14 +173,26 @@ public struct HeaderField: Sendable, Equatable {
 public typealias Headers = [HeaderField]
 
 extension Array where Element == HeaderField {
+    // The lookups go by index: `for field in self` copied each field, a retain and a release of
+    // every long value on the way to the one asked for.
+
     /// The first value of `name` (case-insensitive).
+    @inlinable
     public func first(_ name: String) -> String? {
-        for field in self where field.name.caseInsensitiveEquals(name) { return field.value }
+        for i in indices where self[i].name.caseInsensitiveEquals(name) { return self[i].value }
         return nil
+    }
+    /// Whether a field `name` is present (case-insensitive).
+    @inlinable
+    public func has(_ name: String) -> Bool {
+        for i in indices where self[i].name.caseInsensitiveEquals(name) { return true }
+        return false
     }
     /// Every value of `name` (case-insensitive), in order.
     public func all(_ name: String) -> [String] {
-        compactMap { $0.name.caseInsensitiveEquals(name) ? $0.value : nil }
+        var values: [String] = []
+        for i in indices where self[i].name.caseInsensitiveEquals(name) { values.append(self[i].value) }
+        return values
     }
     /// Replaces every field named `name` with one field (or appends it).
     public mutating func set(_ name: String, _ value: String) {
@@ -197,7 +209,7 @@ extension Array where Element == HeaderField {
     /// Removes every field named `name`.
     public mutating func remove(_ name: String) {
         // Looked for first: `removeAll` makes the array unique (a copy) even when nothing matches.
-        guard contains(where: { $0.name.caseInsensitiveEquals(name) }) else { return }
+        guard has(name) else { return }
         removeAll { $0.name.caseInsensitiveEquals(name) }
     }
 }
@@ -205,6 +217,7 @@ extension Array where Element == HeaderField {
 extension String {
     /// ASCII case-insensitive comparison (header names are ASCII tokens). Different lengths
     /// answer at once; native strings compare their contiguous UTF-8 without iterators.
+    @inlinable
     public func caseInsensitiveEquals(_ other: String) -> Bool {
         let n = utf8.count
         guard n == other.utf8.count else { return false }
@@ -243,8 +256,8 @@ extension Array where Element == HeaderField {
     /// Whether a comma-separated list header `name` holds `token` (case-insensitive, optional
     /// whitespace around items), without allocating: `Connection: keep-alive, Upgrade`.
     public func containsToken(_ name: String, _ token: String) -> Bool {
-        for field in self where field.name.caseInsensitiveEquals(name) {
-            var v = field.value
+        for i in indices where self[i].name.caseInsensitiveEquals(name) {
+            var v = self[i].value
             var t = token
             let found = v.withUTF8 { bytes -> Bool in
                 t.withUTF8 { t in

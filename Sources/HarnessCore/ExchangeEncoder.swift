@@ -143,22 +143,22 @@ struct ExchangeEncoder {
     {
         var added = 0
         body.varint(UInt64(headers.count))
-        for h in headers {
-            if let i = names.find(h.name) {
+        for index in headers.indices {
+            if let i = names.find(headers[index].name) {
                 body.varint(UInt64(i))
             } else {
                 let i = LogFormat.staticNames.count + dynamicNames
                 dynamicNames += 1
-                names.insert(h.name, value: i)
+                names.insert(headers[index].name, value: i)
                 records.u8(LogFormat.RecordType.name.rawValue)
-                var def = ByteWriter(capacity: h.name.utf8.count + 4)
+                var def = ByteWriter(capacity: headers[index].name.utf8.count + 4)
                 def.varint(UInt64(i))
-                def.string(h.name)
+                def.string(headers[index].name)
                 records.blob(def.bytes)
                 added += 1
                 body.varint(UInt64(i))
             }
-            encodeValue(h.value, into: &body)
+            encodeValue(headers[index].value, into: &body)
         }
         return added
     }

@@ -53,7 +53,7 @@ public enum HeadBytes {
     /// Field lines and the empty line (trailers of a chunked body end the same way).
     public static func fieldsSize(_ headers: Headers) -> Int {
         var n = 2
-        for f in headers { n += f.name.utf8.count + 2 + f.value.utf8.count + 2 }
+        for i in headers.indices { n += headers[i].name.utf8.count + 2 + headers[i].value.utf8.count + 2 }
         return n
     }
 
@@ -93,10 +93,10 @@ public enum HeadBytes {
         }
 
         mutating func fields(_ headers: Headers) {
-            for f in headers {
-                put(f.name)
+            for i in headers.indices {  // by index: `for f in headers` retained each field
+                put(headers[i].name)
                 put(": ")
-                put(f.value)
+                put(headers[i].value)
                 put("\r\n")
             }
             put("\r\n")

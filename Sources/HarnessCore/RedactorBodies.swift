@@ -160,7 +160,7 @@ extension Redactor {
             truncation = t
         }
         let chunked = headers.first("Transfer-Encoding")?.lowercased().contains("chunked") == true
-        if !chunked, headers.first("Content-Length") != nil {
+        if !chunked, headers.has("Content-Length") {
             headers.set("Content-Length", String(truncation?.originalLength ?? UInt64(new)))
         }
     }

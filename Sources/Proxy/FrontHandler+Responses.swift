@@ -17,7 +17,7 @@ extension FrontHandler {
         guard context != nil else { return }
         var headers = ex.upstreamHeaders
         let upstreamChunked = headers.isChunked
-        let hasLength = headers.first("Content-Length") != nil
+        let hasLength = headers.has("Content-Length")
         let code = Int(upstream.status)
         let bodyless = ex.isHead || (100..<200).contains(code) || code == 204 || code == 304
         if upstreamChunked {

@@ -107,7 +107,7 @@ extension FrontHandler: UpstreamDelegate {
         headers.remove("Expect")
         let originalHost = ex.requestHeaders.first("Host")
         if !configuration.preserveHost || originalHost == nil {
-            if headers.first("Host") != nil { headers.set("Host", origin.hostHeader) } else {
+            if headers.has("Host") { headers.set("Host", origin.hostHeader) } else {
                 headers.insert(HeaderField("Host", origin.hostHeader), at: 0)
             }
         }
@@ -121,7 +121,7 @@ extension FrontHandler: UpstreamDelegate {
             headers.remove("Content-Length")
             headers.append(HeaderField("Transfer-Encoding", "chunked"))
             ex.backFraming.insert(.requestChunked)
-        } else if headers.first("Content-Length") != nil {
+        } else if headers.has("Content-Length") {
             ex.backFraming.insert(.requestContentLength)
         }
         ex.backHeaders = headers

@@ -212,7 +212,7 @@ final class FrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
         ex.timing.requestStart = tap.takeFirstByteMicros()
         tap.headSeen()
         current = ex
-        if ex.requestHeaders.first("Content-Length") != nil { ex.framing.insert(.requestContentLength) }
+        if ex.requestHeaders.has("Content-Length") { ex.framing.insert(.requestContentLength) }
         if ex.requestHeaders.isChunked { ex.framing.insert(.requestChunked) }
         if MessageFramer.asksUpgrade(head) {
             // The framer stops after an upgrade request: the connection ends with this exchange.

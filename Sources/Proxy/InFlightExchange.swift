@@ -141,8 +141,8 @@ struct FrontResponseHead {
 extension Headers {
     /// True when a Transfer-Encoding field lists `chunked`.
     var isChunked: Bool {
-        for field in self where field.name.caseInsensitiveEquals("Transfer-Encoding") {
-            if field.value.lowercased().contains("chunked") { return true }
+        for i in indices where self[i].name.caseInsensitiveEquals("Transfer-Encoding") {
+            if self[i].value.lowercased().contains("chunked") { return true }
         }
         return false
     }

@@ -288,7 +288,7 @@ struct MessageFramer {
 
     /// An Upgrade field and `upgrade` in Connection (llhttp's condition for stopping).
     static func asksUpgrade(_ m: HTTPMessage) -> Bool {
-        m.headers.first("Upgrade") != nil && m.headers.containsToken("connection", "upgrade")
+        m.headers.has("Upgrade") && m.headers.containsToken("connection", "upgrade")
     }
 
     private mutating func chunkSize(_ buf: inout ByteBuffer) throws -> Bool {

@@ -270,7 +270,7 @@ final class ConnectionDriver: @unchecked Sendable {
         var notes: [Annotation] = []
         switch engine.hostHeader {
         case .original:
-            if r.headers.first("Host") == nil && r.version == .http11 { r.headers.append(HeaderField("Host", engine.target.origin.authority)) }
+            if !r.headers.has("Host") && r.version == .http11 { r.headers.append(HeaderField("Host", engine.target.origin.authority)) }
         case .target: r.headers.set("Host", engine.target.origin.authority)
         case .value(let v): r.headers.set("Host", v)
         }
@@ -367,13 +367,13 @@ final class ConnectionDriver: @unchecked Sendable {
             timing.responseEnd = m.endTime
             if m.chunked {
                 framing.insert(.responseChunked)
-            } else if m.headers.first("Content-Length") != nil {
+            } else if m.headers.has("Content-Length") {
                 framing.insert(.responseContentLength)
             }
         }
-        if f.request.headers.first("Transfer-Encoding") != nil {
+        if f.request.headers.has("Transfer-Encoding") {
             framing.insert(.requestChunked)
-        } else if f.request.headers.first("Content-Length") != nil {
+        } else if f.request.headers.has("Content-Length") {
             framing.insert(.requestContentLength)
         }
         let target = engine.target

@@ -166,7 +166,7 @@ final class BackendHandler: ChannelInboundHandler {
                 ], body: text)
             context.counters.unmatched()
         }
-        if closeAfter && response.headers.first("Connection") == nil {
+        if closeAfter && !response.headers.has("Connection") {
             response.headers.append(HeaderField("Connection", "close"))
         }
         let local = ctx.channel.localAddress
@@ -174,7 +174,7 @@ final class BackendHandler: ChannelInboundHandler {
         var framing: Framing = []
         if response.headers.first("Transfer-Encoding")?.lowercased().contains("chunked") == true {
             framing.insert(.responseChunked)
-        } else if response.headers.first("Content-Length") != nil {
+        } else if response.headers.has("Content-Length") {
             framing.insert(.responseContentLength)
         }
         if !closeAfter { framing.insert(.keepAlive) }

@@ -40,7 +40,7 @@ public final class HARExporter {
             }
         }
         w.endArray()
-        if !e.request.body.isEmpty || e.request.headers.first("Content-Type") != nil {
+        if !e.request.body.isEmpty || e.request.headers.has("Content-Type") {
             w.beginObject("postData")
             w.string("mimeType", e.request.headers.first("Content-Type") ?? "")
             if let text = String(validating: e.request.body, as: UTF8.self) {

@@ -51,7 +51,7 @@ public enum HARImporter {
         else { throw HarnessError(.badInput, "request.method or request.url missing") }
         let parsedURL = splitURL(url)
         var headers = headerList(req["headers"]).filter { !$0.name.hasPrefix(":") }
-        if headers.first("Host") == nil, !parsedURL.authority.isEmpty {
+        if !headers.has("Host"), !parsedURL.authority.isEmpty {
             headers.insert(HeaderField("Host", parsedURL.authority), at: 0)
         }
         let target = (entry["_target"] as? String) ?? parsedURL.pathAndQuery
