@@ -101,8 +101,8 @@ public enum ProxyPassMapping {
         // Fields the Connection header names. Hop-by-hop names among them go anyway and are not
         // collected, so the usual `Connection: keep-alive` allocates nothing.
         var named: [String] = []
-        for field in headers where field.name.caseInsensitiveEquals("Connection") {
-            var value = field.value
+        for i in headers.indices where headers[i].name.caseInsensitiveEquals("Connection") {
+            var value = headers[i].value
             value.withUTF8 { bytes in
                 var start = 0
                 while start <= bytes.count {
@@ -120,11 +120,20 @@ public enum ProxyPassMapping {
                 }
             }
         }
-        headers.removeAll { field in
-            let n = field.name
-            if keepUpgrade && n.caseInsensitiveEquals("upgrade") { return false }
-            return isHopByHop(n) || (!named.isEmpty && named.contains { n.caseInsensitiveEquals($0) })
+        // The kept fields go to a new array: the list is usually shared (the recorded upstream
+        // response holds it too), and `removeAll` copied all of it before dropping any.
+        var kept = Headers()
+        kept.reserveCapacity(headers.count)
+        for i in headers.indices {
+            let n = headers[i].name
+            if !(keepUpgrade && n.caseInsensitiveEquals("upgrade"))
+                && (isHopByHop(n) || (!named.isEmpty && named.contains { n.caseInsensitiveEquals($0) }))
+            {
+                continue
+            }
+            kept.append(headers[i])
         }
+        headers = kept
     }
 
     /// Whether `name` is one of `hopByHop` (ASCII case-insensitive), without allocating.
