@@ -118,7 +118,7 @@ public final class CaptureEngine {
         try sink.append(batch: batch)
     }
 
-    private func finished(_ item: FinishedExchange) {
+    private func finished(_ item: consuming FinishedExchange) {
         if outbox.isEmpty { outboxSince = now }
         outbox.append(item)
     }
@@ -249,7 +249,7 @@ extension CaptureEngine: ConnectionDelegate {
         finished(.built(exchange))
     }
 
-    func exchangeFinished(_ parts: ExchangeParts, on connection: TCPConnection) {
+    func exchangeFinished(_ parts: consuming ExchangeParts, on connection: TCPConnection) {
         if parts.leg == .front { linker.frontEnded(id: parts.id) }
         if parts.hasLink { summary.linkedBackExchanges += 1 }
         summary.exchanges += 1

@@ -278,42 +278,51 @@ enum HTTPHeadParser {
     static func contentLength(_ headers: Headers) -> Result<UInt64?, ParseFailure> {
         var value: UInt64?
         for i in headers.indices where headers[i].name.caseInsensitiveEquals("content-length") {
-            // A comma-separated list of equal decimal values, each with optional whitespace.
-            var field = headers[i].value
-            let failure: ParseFailure? = field.withUTF8 { bytes in
-                var n: UInt64 = 0
-                var digits = 0
-                var trailing = false
-                var index = 0
-                while index <= bytes.count {
-                    let b: UInt8 = index < bytes.count ? bytes[index] : 0x2C
-                    index += 1
-                    switch b {
-                    case 0x30...0x39:
-                        if trailing { return ParseFailure("bad Content-Length") }
-                        let (m, o1) = n.multipliedReportingOverflow(by: 10)
-                        let (a, o2) = m.addingReportingOverflow(UInt64(b - 0x30))
-                        if o1 || o2 { return ParseFailure("bad Content-Length") }
-                        n = a
-                        digits += 1
-                    case 0x20, 0x09:
-                        if digits > 0 { trailing = true }
-                    case 0x2C:
-                        if digits == 0 { return ParseFailure("bad Content-Length") }
-                        if let v = value, v != n { return ParseFailure("conflicting Content-Length values") }
-                        value = n
-                        n = 0
-                        digits = 0
-                        trailing = false
-                    default:
-                        return ParseFailure("bad Content-Length")
-                    }
-                }
-                return nil
+            // Read in place (a copy of the value cost a retain and a release per message).
+            let failure: ParseFailure?
+            if let inPlace = headers[i].value.utf8.withContiguousStorageIfAvailable({ contentLengthList($0, into: &value) }) {
+                failure = inPlace
+            } else {
+                var copy = headers[i].value
+                failure = copy.withUTF8 { contentLengthList($0, into: &value) }
             }
             if let failure { return .failure(failure) }
         }
         return .success(value)
+    }
+
+    /// One Content-Length field: a comma-separated list of equal decimal values, each with
+    /// optional whitespace, all equal to `value` when it is already set.
+    private static func contentLengthList(_ bytes: UnsafeBufferPointer<UInt8>, into value: inout UInt64?) -> ParseFailure? {
+        var n: UInt64 = 0
+        var digits = 0
+        var trailing = false
+        var index = 0
+        while index <= bytes.count {
+            let b: UInt8 = index < bytes.count ? bytes[index] : 0x2C
+            index += 1
+            switch b {
+            case 0x30...0x39:
+                if trailing { return ParseFailure("bad Content-Length") }
+                let (m, o1) = n.multipliedReportingOverflow(by: 10)
+                let (a, o2) = m.addingReportingOverflow(UInt64(b - 0x30))
+                if o1 || o2 { return ParseFailure("bad Content-Length") }
+                n = a
+                digits += 1
+            case 0x20, 0x09:
+                if digits > 0 { trailing = true }
+            case 0x2C:
+                if digits == 0 { return ParseFailure("bad Content-Length") }
+                if let v = value, v != n { return ParseFailure("conflicting Content-Length values") }
+                value = n
+                n = 0
+                digits = 0
+                trailing = false
+            default:
+                return ParseFailure("bad Content-Length")
+            }
+        }
+        return nil
     }
 
     static func requestBodyMode(_ headers: Headers, mask: UInt8 = 0xff) -> Result<BodyMode, ParseFailure> {

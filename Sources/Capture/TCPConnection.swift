@@ -21,7 +21,7 @@ protocol ConnectionDelegate: AnyObject {
     /// An exchange is finished (or abandoned), already built (tunnels).
     func exchangeFinished(_ exchange: Exchange, on connection: TCPConnection)
     /// An exchange is finished (or abandoned): its parts, built into an `Exchange` when handed on.
-    func exchangeFinished(_ parts: ExchangeParts, on connection: TCPConnection)
+    func exchangeFinished(_ parts: consuming ExchangeParts, on connection: TCPConnection)
     /// Bytes that were not HTTP.
     func parseErrorSeen()
     /// A response that matched no request.
@@ -299,7 +299,9 @@ final class TCPConnection {
         }
     }
 
-    private func emit(_ p: PendingExchange, response: HTTPMessage?, time: Int64) {
+    /// Hands a finished exchange on; `p` is moved along, not copied (most callers have just taken
+    /// it out of `pending`).
+    private func emit(_ p: consuming PendingExchange, response: HTTPMessage?, time: Int64) {
         let parts = ExchangeParts(pending: p, response: response, leg: leg, connection: info)
         if parts.isTunnel {
             tunnelExchange = parts.build()
