@@ -33,7 +33,8 @@ final class InFlightExchange {
     var memberIndex = -1
     var tried = MemberSet()
     var origin: UpstreamOrigin?
-    /// The back leg's `upstream` annotation for `origin` (shared, built once per member).
+    /// The back leg's `upstream` annotation for `origin` (shared, built once per member); set
+    /// with `origin`, before the request is mapped.
     var upstreamAnnotations: [Annotation] = []
     var backID: UInt64?
     /// The request-target sent upstream (nil until the request is mapped).
@@ -122,7 +123,7 @@ final class InFlightExchange {
         }
         var f = Flags()
         if response == nil || backTiming.responseEnd == 0 { f.incomplete = true }
-        var annotations = upstreamAnnotations.isEmpty ? [Annotation("upstream", origin?.poolKey ?? "")] : upstreamAnnotations
+        var annotations = upstreamAnnotations
         if retried { annotations.append(Annotation("retried", "stale keep-alive connection")) }
         return Exchange(
             id: backID, leg: .back, connection: backConnection, sequence: backSequence, timing: backTiming,

@@ -62,13 +62,6 @@ public final class RecordingQueue: @unchecked Sendable {
         thread.start()
     }
 
-    /// Queues `exchange`; false (and counted as left out) when the queue is full.
-    @discardableResult
-    public func offer(_ exchange: Exchange) -> Bool {
-        let bytes = Self.bytes(exchange)
-        return locked { take(exchange, bytes: bytes) }
-    }
-
     /// Queues an exchange's back leg (if any) and its front leg under one lock (the proxy ends
     /// both at once); returns how many were taken (the others are counted as left out).
     @discardableResult

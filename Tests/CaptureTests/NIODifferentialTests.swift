@@ -1,5 +1,6 @@
 import Capture
 import HarnessCore
+import HarnessTesting
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
@@ -66,26 +67,9 @@ import Testing
     }
 
     func nioRequests(_ bytes: [UInt8], byteAtATime: Bool) throws -> [Summary] {
-        let channel = EmbeddedChannel(handler: ByteToMessageHandler(HTTPRequestDecoder()))
-        defer { _ = try? channel.finish() }
-        try feedNIO(channel, bytes, byteAtATime: byteAtATime)
-        var out: [Summary] = []
-        var current: Summary?
-        while let part = try channel.readInbound(as: HTTPServerRequestPart.self) {
-            switch part {
-            case .head(let h):
-                current = Summary(
-                    start: "\(h.method.rawValue) \(h.uri) HTTP/\(h.version.major).\(h.version.minor)",
-                    headers: h.headers.map { "\($0.name): \($0.value)" }, body: [], trailers: [])
-            case .body(let b):
-                current?.body += Array(b.readableBytesView)
-            case .end(let t):
-                current?.trailers = t?.map { "\($0.name): \($0.value)" } ?? []
-                if let c = current { out.append(c) }
-                current = nil
-            }
+        try NIORequestOracle.decode(bytes, byteAtATime: byteAtATime).map {
+            Summary(start: $0.start, headers: $0.headers, body: $0.body, trailers: $0.trailers)
         }
-        return out
     }
 
     func nioResponses(_ bytes: [UInt8], methods: [String], byteAtATime: Bool) throws -> [Summary] {

@@ -20,11 +20,15 @@ public enum NIORequestOracle {
         }
     }
 
-    /// The complete requests in `bytes` (fed in one read).
-    public static func decode(_ bytes: [UInt8]) throws -> [Decoded] {
+    /// The complete requests in `bytes`, fed in one read or one byte at a time.
+    public static func decode(_ bytes: [UInt8], byteAtATime: Bool = false) throws -> [Decoded] {
         let channel = EmbeddedChannel(handler: ByteToMessageHandler(HTTPRequestDecoder()))
         defer { _ = try? channel.finish() }
-        try channel.writeInbound(ByteBuffer(bytes: bytes))
+        if byteAtATime {
+            for b in bytes { try channel.writeInbound(ByteBuffer(bytes: [b])) }
+        } else {
+            try channel.writeInbound(ByteBuffer(bytes: bytes))
+        }
         var out: [Decoded] = []
         var current: Decoded?
         while let part = try channel.readInbound(as: HTTPServerRequestPart.self) {
