@@ -25,6 +25,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "harness", targets: ["harness"]),
+        .executable(name: "replay-floor", targets: ["replay-floor"]),
         .library(name: "HarnessCore", targets: ["HarnessCore"]),
         .library(name: "Capture", targets: ["Capture"]),
         .library(name: "Proxy", targets: ["Proxy"]),
@@ -91,6 +92,16 @@ let package = Package(
                 "HarnessCore", "Capture", "Proxy", "Replay", "Diff",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ] + nio,
+            swiftSettings: upcoming),
+        // The replay benchmark's transport floor (scripts/bench/replay): fixed requests, no log.
+        .executableTarget(
+            name: "replay-floor",
+            dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Sources/replay-floor",
             swiftSettings: upcoming),
 
         .testTarget(name: "HarnessCoreTests", dependencies: ["HarnessCore", "HarnessTesting"], swiftSettings: upcoming),
