@@ -121,6 +121,6 @@ let package = Package(
             name: "ReplayTests",
             dependencies: ["Replay", "Diff", "Proxy", "HarnessCore", "HarnessTesting", .product(name: "NIOEmbedded", package: "swift-nio")] + nio,
             swiftSettings: upcoming),
-        .testTarget(name: "harnessTests", dependencies: ["HarnessCore", "HarnessTesting"], swiftSettings: upcoming),
+        .testTarget(name: "harnessTests", dependencies: ["HarnessCore", "HarnessTesting", "replay-floor"], swiftSettings: upcoming),
     ]
 )
