@@ -83,6 +83,17 @@ final class FloorBudget: Sendable {
     func received(_ k: Int) {
         if toReceive.subtract(k, ordering: .relaxed).newValue == 0 { done.succeed(()) }
     }
+    /// A connection closed before every response came (the target's keep-alive limit, a crash).
+    func connectionLost() {
+        if toReceive.load(ordering: .relaxed) > 0 { done.fail(FloorError.connectionClosed) }
+    }
+}
+
+enum FloorError: Error, CustomStringConvertible {
+    case connectionClosed
+    var description: String {
+        "the target closed a connection before all responses came (raise its keep-alive request limit)"
+    }
 }
 
 /// One NIO connection: a request out, its response framed, the next request out.
@@ -99,6 +110,11 @@ final class FloorHandler: ChannelInboundHandler {
         var b = context.channel.allocator.buffer(capacity: floorRequest.count)
         b.writeBytes(floorRequest)
         context.writeAndFlush(NIOAny(b), promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        budget.connectionLost()
+        context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -188,7 +204,7 @@ struct ReplayFloor: ParsableCommand {
             guard poll(&fds, nfds_t(fds.count), 10_000) > 0 else { throw ValidationError("the target stopped answering") }
             for i in fds.indices where fds[i].revents != 0 {
                 let r = read(fds[i].fd, &chunk, chunk.count)
-                guard r > 0 else { throw ValidationError("the target closed a connection") }
+                guard r > 0 else { throw FloorError.connectionClosed }
                 buffers[i].append(contentsOf: chunk[0..<r])
                 let (count, consumed) = buffers[i].withUnsafeBytes { completeResponses($0) }
                 if consumed > 0 { buffers[i].removeFirst(consumed) }
