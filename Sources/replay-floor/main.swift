@@ -7,6 +7,7 @@
 // Two transports: SwiftNIO on L event loops (the replay's own), and a single thread over poll(2).
 // The gap between this floor and `harness replay --speed max` is the replay's own per-request work.
 import ArgumentParser
+import Foundation
 import Glibc
 import NIOCore
 import NIOPosix
@@ -20,12 +21,20 @@ let floorRequest: [UInt8] = Array(
         + "Cookie: SESSION=9e3779b97f4a7c15; _ga=GA1.2.1.1700000000\r\nAccept: application/json\r\n\r\n").utf8)
 
 /// Frames responses by Content-Length (no chunked, no close-delimited: the floor's target is a
-/// static nginx answer). Returns the responses complete in `bytes[start...]` and where the next begins.
-func completeResponses(_ bytes: UnsafeRawBufferPointer) -> (count: Int, consumed: Int) {
+/// static nginx answer). Returns how many responses are complete in `bytes` and where the next
+/// begins. Not the project's `HTTPHeadReader`: that builds the header Strings the replay pays
+/// for, and the floor measures the transport without them. Throws on bytes that are not an
+/// HTTP/1.x response head or a Content-Length past `maxBody`.
+func completeResponses(_ bytes: UnsafeRawBufferPointer) throws -> (count: Int, consumed: Int) {
     var count = 0
     var at = 0
     let n = bytes.count
     while true {
+        if n - at >= statusPrefix.count {
+            for k in statusPrefix.indices where bytes[at + k] != statusPrefix[k] {
+                throw FloorError.badResponse("no HTTP/1.x status line at byte \(at) of the buffered bytes")
+            }
+        }
         var end = -1
         var i = at
         while i + 3 < n {
@@ -36,28 +45,34 @@ func completeResponses(_ bytes: UnsafeRawBufferPointer) -> (count: Int, consumed
             i += 1
         }
         guard end > 0 else { return (count, at) }
-        let length = contentLength(bytes, from: at, to: end)
-        guard end + length <= n else { return (count, at) }
+        let length = try contentLength(bytes, from: at, to: end)
+        guard length <= n - end else { return (count, at) }
         at = end + length
         count += 1
     }
 }
 
+/// What every response starts with.
+private let statusPrefix: [UInt8] = Array("HTTP/1.".utf8)
+private let lengthName: [UInt8] = Array("content-length:".utf8)
+/// The largest body the floor accepts (its target answers a few bytes).
+let maxBody = 1 << 30
+
 /// The Content-Length of the head in `bytes[from..<to]` (0 when absent).
-func contentLength(_ bytes: UnsafeRawBufferPointer, from: Int, to: Int) -> Int {
-    let name = Array("content-length:".utf8)
+func contentLength(_ bytes: UnsafeRawBufferPointer, from: Int, to: Int) throws -> Int {
     var i = from
-    while i + name.count < to {
-        if bytes[i] == 10 || i == from {
-            let s = bytes[i] == 10 ? i + 1 : i
+    while i + lengthName.count < to {
+        if bytes[i] == 10 {
+            let s = i + 1
             var k = 0
-            while k < name.count && s + k < to && (bytes[s + k] | 0x20) == name[k] { k += 1 }
-            if k == name.count {
+            while k < lengthName.count && s + k < to && (bytes[s + k] | 0x20) == lengthName[k] { k += 1 }
+            if k == lengthName.count {
                 var v = 0
                 var j = s + k
                 while j < to && bytes[j] == 32 { j += 1 }
                 while j < to && bytes[j] >= 48 && bytes[j] <= 57 {
                     v = v * 10 + Int(bytes[j] - 48)
+                    guard v <= maxBody else { throw FloorError.badResponse("a Content-Length above \(maxBody) bytes") }
                     j += 1
                 }
                 return v
@@ -89,10 +104,17 @@ final class FloorBudget: Sendable {
     }
 }
 
+/// Why a floor run stopped; each ends the run with exit code 2.
 enum FloorError: Error, CustomStringConvertible {
     case connectionClosed
+    case badResponse(String)
+    case unreachable(String)
     var description: String {
-        "the target closed a connection before all responses came (raise its keep-alive request limit)"
+        switch self {
+        case .connectionClosed: "the target closed a connection before all responses came (raise its keep-alive request limit)"
+        case .badResponse(let why): "the target's answer is not what the floor frames: \(why)"
+        case .unreachable(let why): why
+        }
     }
 }
 
@@ -119,11 +141,29 @@ final class FloorHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = unwrapInboundIn(data)
-        pending.writeBuffer(&incoming)
-        let (count, consumed) = pending.withUnsafeReadableBytes { completeResponses($0) }
+        // Framed where the bytes are: only a partial response is kept for the next read.
+        let direct = pending.readableBytes == 0
+        if !direct { pending.writeBuffer(&incoming) }
+        let framed = (direct ? incoming : pending).withUnsafeReadableBytes { bytes in
+            Result { try completeResponses(bytes) }
+        }
+        let count: Int
+        switch framed {
+        case .failure(let error):
+            budget.done.fail(error)
+            context.close(promise: nil)
+            return
+        case .success(let r):
+            count = r.count
+            if direct {
+                incoming.moveReaderIndex(forwardBy: r.consumed)
+                if incoming.readableBytes > 0 { pending.writeBuffer(&incoming) }
+            } else {
+                pending.moveReaderIndex(forwardBy: r.consumed)
+                pending.discardReadBytes()
+            }
+        }
         guard count > 0 else { return }
-        pending.moveReaderIndex(forwardBy: consumed)
-        pending.discardReadBytes()
         budget.received(count)
         for _ in 0..<count { send(context) }
     }
@@ -141,11 +181,17 @@ struct ReplayFloor: ParsableCommand {
     @Option(help: "Event loops (nio).") var loops = System.coreCount
 
     func run() throws {
+        guard transport == "nio" || transport == "poll" else { throw ValidationError("--transport is nio or poll") }
         let start = ContinuousClock.now
-        switch transport {
-        case "nio": try runNIO()
-        case "poll": try runPoll()
-        default: throw ValidationError("--transport is nio or poll")
+        do {
+            if transport == "nio" { try runNIO() } else { try runPoll() }
+        } catch let error as FloorError {
+            FileHandle.standardError.write(Data("replay-floor: \(error) (127.0.0.1:\(port))\n".utf8))
+            throw ExitCode(2)
+        } catch {
+            // Connect failures from SwiftNIO (refused, timed out).
+            FileHandle.standardError.write(Data("replay-floor: cannot reach 127.0.0.1:\(port): \(error)\n".utf8))
+            throw ExitCode(2)
         }
         let d = start.duration(to: .now)
         let secs = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
@@ -180,11 +226,11 @@ struct ReplayFloor: ParsableCommand {
             guard sent < requests else { return }
             sent += 1
             let w = floorRequest.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            guard w == floorRequest.count else { throw ValidationError("short write to the target (\(w))") }
+            guard w == floorRequest.count else { throw FloorError.unreachable("short write to the target (\(w) bytes)") }
         }
         for _ in 0..<connections {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            guard fd >= 0 else { throw ValidationError("socket() failed") }
+            guard fd >= 0 else { throw FloorError.unreachable("socket() failed") }
             var one: Int32 = 1
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
             var a = sockaddr_in()
@@ -194,19 +240,22 @@ struct ReplayFloor: ParsableCommand {
             let rc = withUnsafePointer(to: &a) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
             }
-            guard rc == 0 else { throw ValidationError("cannot connect to 127.0.0.1:\(port)") }
+            guard rc == 0 else {
+                close(fd)
+                throw FloorError.unreachable("cannot connect: connection refused or unreachable")
+            }
             fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0))
             buffers.append([])
             try send(fd)
         }
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while received < requests {
-            guard poll(&fds, nfds_t(fds.count), 10_000) > 0 else { throw ValidationError("the target stopped answering") }
+            guard poll(&fds, nfds_t(fds.count), 10_000) > 0 else { throw FloorError.unreachable("the target stopped answering for 10 s") }
             for i in fds.indices where fds[i].revents != 0 {
                 let r = read(fds[i].fd, &chunk, chunk.count)
                 guard r > 0 else { throw FloorError.connectionClosed }
                 buffers[i].append(contentsOf: chunk[0..<r])
-                let (count, consumed) = buffers[i].withUnsafeBytes { completeResponses($0) }
+                let (count, consumed) = try buffers[i].withUnsafeBytes { try completeResponses($0) }
                 if consumed > 0 { buffers[i].removeFirst(consumed) }
                 received += count
                 for _ in 0..<count { try send(fds[i].fd) }
