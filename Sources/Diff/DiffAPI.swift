@@ -1,4 +1,4 @@
-import HarnessCore
+public import HarnessCore
 public import Foundation
 
 // The seam between Replay/CLI and the diff engine. The signatures here are what `replay`,
@@ -53,6 +53,10 @@ public struct DiffOptions: Sendable {
     public var fastPath = getenv("HARNESS_DIFF_FULL").map { String(cString: $0) != "1" } ?? true
     /// Filled in by the run when set (how many pairs the fast path settled).
     public var statistics: DiffStatistics?
+    /// Set when the result log is still being written (a replay diffs as it goes): the result is
+    /// read as it grows until `following.finish()`, and until then the diff's threads run in the
+    /// idle scheduling class, on CPU the replay leaves unused.
+    public var following: LogFollow?
     public init(
         rulesPath: String? = nil, originMappings: [OriginMapping] = [],
         failOn: Set<String> = GateOptions.defaultFailOn, extraRulesYAML: String? = nil, window: Int = 50_000,

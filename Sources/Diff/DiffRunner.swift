@@ -43,7 +43,7 @@ final class DiffRunner {
 
     init(originalPath: String, resultPath: String, options: DiffOptions) throws {
         left = try LogScanner(path: originalPath)
-        right = try LogScanner(path: resultPath)
+        right = try LogScanner(path: resultPath, following: options.following)
         self.options = options
         leftIsResult = options.originalIsResult
         let noise = try options.rulesPath.map { try NoiseRules(path: $0) } ?? NoiseRules()
@@ -68,12 +68,20 @@ final class DiffRunner {
     func run() throws -> DiffReport {
         let isResult = leftIsResult
         let digester = RecordDigester(rules: noise.base(), keepTarget: noise.hasRouteRules)
-        leftSource = RecordSource(scanner: left, digester: digester) { e in isResult ? e.replayOf : e.id }
-        rightSource = RecordSource(scanner: right, digester: digester) { $0.replayOf }
+        let following = options.following
+        leftSource = RecordSource(scanner: left, digester: digester, following: following) { e in isResult ? e.replayOf : e.id }
+        rightSource = RecordSource(scanner: right, digester: digester, following: following) { $0.replayOf }
+        // Following a replay still running: stay out of its way (idle class) until it is done.
+        var idle = following.map { !$0.isFinished && ThreadScheduling.enterIdleClass() } ?? false
+        defer { if idle { ThreadScheduling.leaveIdleClass() } }
         while !rightEOF {
             try readRight()
             try resolve()
             try finalize()
+            if idle, following?.isFinished ?? true {
+                ThreadScheduling.leaveIdleClass()
+                idle = false
+            }
         }
         try resolve()
         try finalize()

@@ -21,8 +21,15 @@ final class RecordSource: @unchecked Sendable {
     private let batchSize = 512
     private let depth = 8
 
-    init(scanner: LogScanner, digester: RecordDigester, key: @escaping @Sendable (ScannedExchange) -> UInt64?) {
+    /// While set and not finished, the worker runs in the idle scheduling class.
+    private let following: LogFollow?
+
+    init(
+        scanner: LogScanner, digester: RecordDigester, following: LogFollow? = nil,
+        key: @escaping @Sendable (ScannedExchange) -> UInt64?
+    ) {
         self.scanner = scanner
+        self.following = following
         self.digester = digester
         self.key = key
         // The running thread keeps this source alive; it is not stored here (a stored Thread whose
@@ -36,8 +43,13 @@ final class RecordSource: @unchecked Sendable {
         var batch: [ScannedRecord] = []
         batch.reserveCapacity(batchSize)
         var store = DetachedRecords(capacity: 1 << 17, records: batchSize)
+        var idle = following.map { !$0.isFinished && ThreadScheduling.enterIdleClass() } ?? false
         do {
             while try scanner.next(detachingInto: store) {
+                if idle, following?.isFinished ?? true {
+                    ThreadScheduling.leaveIdleClass()
+                    idle = false
+                }
                 batch.append(ScannedRecord(scanner: scanner, digester: &digester, key: key(scanner.record)))
                 if batch.count == batchSize {
                     if !push(ScannedBatch(records: batch, store: store)) { break }
@@ -51,6 +63,7 @@ final class RecordSource: @unchecked Sendable {
             failure = error
             cond.unlock()
         }
+        if idle { ThreadScheduling.leaveIdleClass() }
         if !batch.isEmpty { _ = push(ScannedBatch(records: batch, store: store)) }
         cond.lock()
         finished = true

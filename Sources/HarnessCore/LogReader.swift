@@ -20,7 +20,7 @@ public struct LogDamage: Sendable, Equatable, CustomStringConvertible {
 /// Memory holds one block and the current segment's tables, never the whole file. A torn or
 /// damaged tail ends the iteration: `next()` returns nil and `damage` says where and why; every
 /// exchange before it is returned. A wrong magic or an unknown version throws at `init`.
-/// With `follow`, the reader waits for a file that is still being written.
+/// With `follow` (or a `LogFollow`), the reader waits for a file that is still being written.
 public final class LogReader {
     public let path: String
     public private(set) var header = LogHeader()
@@ -37,9 +37,13 @@ public final class LogReader {
     private var decoder = ExchangeDecoder()
     private var blockBytes: [UInt8] = []
     private var blockCursor = 0
-    private var follow: Bool
-    /// Set from another thread to end a follow.
-    public var stopFollowing = false
+    /// Set while the file may still grow: a short read waits for the writer.
+    private let following: LogFollow?
+    /// Set to end a follow (`LogFollow.finish()` does the same from another thread).
+    public var stopFollowing: Bool {
+        get { following?.isFinished ?? true }
+        set { if newValue { following?.finish() } }
+    }
 
     private enum Source {
         case file(Int32, owned: Bool)
@@ -47,9 +51,14 @@ public final class LogReader {
     }
 
     /// Opens `path` (`-` reads stdin) and reads its header.
-    public init(path: String, follow: Bool = false) throws {
+    public convenience init(path: String, follow: Bool = false) throws {
+        try self.init(path: path, following: follow ? LogFollow(pollMicros: 50_000) : nil)
+    }
+
+    /// Opens `path` and reads it as it grows until `following` is finished (nil: a plain read).
+    public init(path: String, following: LogFollow?) throws {
         self.path = path
-        self.follow = follow
+        self.following = following
         if path == "-" {
             source = .file(0, owned: false)
         } else {
@@ -65,7 +74,7 @@ public final class LogReader {
     /// Reads a log held in memory (tests, fuzzing).
     public init(bytes: [UInt8], name: String = "<memory>") throws {
         path = name
-        follow = false
+        following = nil
         source = .memory(bytes, position: 0)
         try readHeader()
     }
@@ -133,7 +142,7 @@ public final class LogReader {
     private var lastBlockOffset: UInt64 = 0
 
     private func readHeader() throws {
-        guard let fixed = try readExactly(14), fixed.count == 14 else {
+        guard let fixed = try readExactly(14, waiting: true), fixed.count == 14 else {
             throw HarnessError(.badInput, "not a recording log: the file is shorter than the 14-byte header",
                                path: path, location: "byte offset 0")
         }
@@ -147,7 +156,7 @@ public final class LogReader {
                                path: path, location: "byte offset 8")
         }
         let length = Int(UInt32(fixed[10]) | UInt32(fixed[11]) << 8 | UInt32(fixed[12]) << 16 | UInt32(fixed[13]) << 24)
-        guard length <= 1 << 20, let meta = try readExactly(length + 4), meta.count == length + 4 else {
+        guard length <= 1 << 20, let meta = try readExactly(length + 4, waiting: true), meta.count == length + 4 else {
             throw HarnessError(.badInput, "the log header is truncated or too large", path: path,
                                location: "byte offset 10")
         }
@@ -240,6 +249,8 @@ public final class LogReader {
             var out = [UInt8](repeating: 0, count: count)
             var got = 0
             while got < count {
+                // Loaded before the read: once the writer has finished, this read sees every byte.
+                let writerDone = following?.isFinished ?? true
                 let n = out.withUnsafeMutableBytes { read(fd, $0.baseAddress! + got, count - got) }
                 if n < 0 {
                     if errno == EINTR { continue }
@@ -247,8 +258,8 @@ public final class LogReader {
                                        location: "byte offset \(offset + UInt64(got))")
                 }
                 if n == 0 {
-                    if waiting && follow && !stopFollowing {
-                        usleep(50_000)
+                    if waiting && !writerDone, let following {
+                        usleep(following.pollMicros)
                         continue
                     }
                     break

@@ -84,8 +84,9 @@ public final class LogScanner {
     @exclusivity(unchecked) private var detach: DetachedRecords?
     private static let chunkSize = 1 << 18
 
-    public init(path: String) throws {
-        reader = try LogReader(path: path)
+    /// Opens `path`; with `following`, reads it as it grows until the writer finishes.
+    public init(path: String, following: LogFollow? = nil) throws {
+        reader = try LogReader(path: path, following: following)
     }
 
     deinit {

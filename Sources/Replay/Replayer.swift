@@ -197,6 +197,24 @@ public final class Replayer: @unchecked Sendable {
             path: config.outputPath, header: header, options: LogWriterOptions(segmentBodyLimit: ResultRecorder.segmentBodyLimit))
         let recorder = ResultRecorder(sink: writer)
 
+        // The diff follows the result log as the replay writes it, on CPU the replay leaves idle
+        // (the event loops, the reader and the writer wait on the network at times); what is left
+        // of it when the replay ends is all the replay waits for. A result that is not a regular
+        // file cannot be read back while it is written: that diff runs after the replay.
+        var options = DiffOptions(rulesPath: config.rulesPath, originMappings: mappings, failOn: config.gate.failOn)
+        let follow = config.diff && Self.isRegularFile(config.outputPath) ? LogFollow() : nil
+        options.following = follow
+        // Every way out of this function lets the follower reach the end of the file.
+        defer { follow?.finish() }
+        let followingDiff: Task<DiffReport, any Error>? = follow.map { _ in
+            let originalPath = config.recordingPath
+            let resultPath = config.outputPath
+            let diffOptions = options
+            return Task {
+                try await blocking { try DiffEngine.diff(originalPath: originalPath, resultPath: resultPath, options: diffOptions) }
+            }
+        }
+
         var matcher: BackendMatcher?
         var originIndex: [Origin: Int] = [:]
         if !listeners.isEmpty {
@@ -225,8 +243,12 @@ public final class Replayer: @unchecked Sendable {
         progress?.cancel()
         if progress != nil { Console.error("\r\u{1B}[K") }
         let elapsed = clock.duration(to: .now)
+        // The diff's time is what it adds after the replay: closing the result, then the rest of
+        // the diff (all of it when it could not follow the result).
+        let diffClock = ContinuousClock.now
         for l in listeners { await l.backend.stop() }
         try recorder.close()
+        follow?.finish()
         if let error = readerResult.error {
             throw error
         }
@@ -234,17 +256,20 @@ public final class Replayer: @unchecked Sendable {
             warnings.append("the recording became unreadable at \(damage) during the replay")
         }
 
-        let options = DiffOptions(rulesPath: config.rulesPath, originMappings: mappings, failOn: config.gate.failOn)
         let snapshot = counters.snapshot
-        let diffClock = ContinuousClock.now
+        let diffReport: DiffReport
+        if let followingDiff {
+            diffReport = try await followingDiff.value
+        } else if config.diff {
+            diffReport = try await blocking { [options] in
+                try DiffEngine.diff(originalPath: config.recordingPath, resultPath: config.outputPath, options: options)
+            }
+        } else {
+            diffReport = DiffReport(exchanges: snapshot.done)
+        }
         // Gate.apply stores the verdict and the per-group gating flags in the report, so every
         // rendering of it (JSON, terminal, HTML, Markdown) tells the verdict of the user's thresholds.
-        let report = Gate.apply(
-            config.diff
-                ? try await blocking {
-                    try DiffEngine.diff(originalPath: config.recordingPath, resultPath: config.outputPath, options: options)
-                } : DiffReport(exchanges: snapshot.done),
-            options: config.gate)
+        let report = Gate.apply(diffReport, options: config.gate)
         if let reportPath = config.reportPath {
             do {
                 try report.json().write(to: URL(fileURLWithPath: reportPath))
@@ -259,6 +284,12 @@ public final class Replayer: @unchecked Sendable {
             backends: started, report: report, verdict: verdict, elapsedSeconds: Self.seconds(elapsed), warnings: warnings)
         summary.diffSeconds = Self.seconds(diffElapsed)
         return summary
+    }
+
+    /// Whether `path` is a regular file (a log another reader can follow while it is written).
+    static func isRegularFile(_ path: String) -> Bool {
+        let type = (try? FileManager.default.attributesOfItem(atPath: path))?[.type] as? FileAttributeType
+        return type == .typeRegular
     }
 
     static func seconds(_ d: Duration) -> Double {

@@ -17,6 +17,14 @@ int harness_drop_thread_credentials(int tid, uint32_t uid, uint32_t gid);
 /// Sets the calling thread's nice value (Linux keeps one per thread). 0 on success, -1 otherwise.
 int harness_set_thread_nice(int nice);
 
+/// Moves the calling thread to the idle scheduling class (SCHED_IDLE on Linux): it runs when a
+/// core would otherwise be idle. 0 on success, -1 otherwise.
+int harness_set_thread_idle(void);
+
+/// Moves the calling thread back to the normal class (SCHED_OTHER). Leaving SCHED_IDLE needs
+/// CAP_SYS_NICE or a permissive RLIMIT_NICE: -1 when the kernel refuses.
+int harness_set_thread_normal(void);
+
 /// At most `arenas` glibc malloc arenas (M_ARENA_MAX); 0 on success, -1 elsewhere.
 int harness_limit_malloc_arenas(int arenas);
 
