@@ -24,10 +24,10 @@ final class ConnectionDriver: @unchecked Sendable {
         var id: UInt64
         var status: UInt16?
         var errored: Bool
-        init(_ e: Exchange) {
-            id = e.id
-            status = e.response?.status
-            errored = e.error != nil
+        init(_ p: PendingRequest) {
+            id = p.originalID
+            status = p.originalStatus
+            errored = p.originalErrored
         }
     }
 
@@ -170,28 +170,28 @@ final class ConnectionDriver: @unchecked Sendable {
         engine.dequeued(self)
         let id = engine.recorder.newExchangeID()
         let now = Clock.nowMicros()
-        let request = outgoingRequest(p.exchange.request).request
+        let request = outgoingRequest(p.request).request
         record(
-            InFlight(original: Original(p.exchange), request: request, id: id, start: now, requestEnd: 0, annotations: []),
+            InFlight(original: Original(p), request: request, id: id, start: now, requestEnd: 0, annotations: []),
             response: nil, error: kind, channel: nil)
     }
 
     private func send() {
         guard let channel, let p = queue.popFirst() else { return }
         engine.dequeued(self)
-        let (request, annotations) = outgoingRequest(p.exchange.request)
+        let (request, annotations) = outgoingRequest(p.request)
         let id = engine.recorder.newExchangeID()
-        if p.exchange.request.method.caseInsensitiveEquals("CONNECT") {
+        if p.request.method.caseInsensitiveEquals("CONNECT") {
             record(
-                InFlight(original: Original(p.exchange), request: request, id: id, start: Clock.nowMicros(), annotations: annotations),
+                InFlight(original: Original(p), request: request, id: id, start: Clock.nowMicros(), annotations: annotations),
                 response: nil, error: "unsupported: CONNECT is not replayed", channel: channel)
             state = .idle
             pump()
             return
         }
-        engine.matcher?.beginFront(originalID: p.exchange.id, replayedID: id)
+        engine.matcher?.beginFront(originalID: p.originalID, replayedID: id)
         inflight = InFlight(
-            original: Original(p.exchange), request: request, id: id, start: Clock.nowMicros(), annotations: annotations)
+            original: Original(p), request: request, id: id, start: Clock.nowMicros(), annotations: annotations)
         state = .sending
         handler?.requestMethod = request.method
         var buffer = channel.allocator.buffer(capacity: Self.headSize(request) + request.body.count + 32)

@@ -3,18 +3,32 @@ import HarnessCore
 import NIOCore
 import NIOPosix
 
-/// A recorded front exchange waiting to be replayed, and when (nil: as soon as possible).
-/// A recorded request on its way from the reader thread to its connection's driver. A class:
-/// it passes through a batch, a task and the driver's queue, and a copy of a struct holding an
-/// `Exchange` retains every header, body and annotation again each time.
+/// A recorded request on its way from the reader thread to its connection's driver: the request
+/// and what the result needs of the recorded exchange, not the exchange itself. The recorded
+/// response (headers, body, annotations) is released on the reader thread that decoded it: freed
+/// on an event loop, its memory went back to the reader's malloc arena under that arena's lock,
+/// which the reader held at the same time for its next records. A class: it passes through a
+/// batch, a task and the driver's queue without copying the request's fields.
 final class PendingRequest: Sendable {
-    let exchange: Exchange
+    /// The recorded exchange's id.
+    let originalID: UInt64
+    /// The recorded connection (its requests share one replayed connection).
+    let connectionID: UInt64
+    let request: Request
+    /// The recorded final status (nil: no response) and whether the recording has an error.
+    let originalStatus: UInt16?
+    let originalErrored: Bool
+    /// When to send it (nil: as soon as possible).
     let due: NIODeadline?
     /// The last request of its recorded connection: the replayed connection closes after it.
     let last: Bool
 
-    init(exchange: Exchange, due: NIODeadline?, last: Bool = false) {
-        self.exchange = exchange
+    init(exchange e: borrowing Exchange, due: NIODeadline?, last: Bool = false) {
+        originalID = e.id
+        connectionID = e.connection.id
+        request = e.request
+        originalStatus = e.response?.status
+        originalErrored = e.error != nil
         self.due = due
         self.last = last
     }
@@ -75,7 +89,7 @@ final class ReplayEngine: @unchecked Sendable {
     /// After a connection's last request, the driver leaves the table: a later request with the
     /// same recorded id (a connection the bounded plan forgot) gets a new driver.
     func release(_ request: PendingRequest) {
-        let id = request.exchange.connection.id
+        let id = request.connectionID
         condition.lock()
         let driver: ConnectionDriver
         var activate = false

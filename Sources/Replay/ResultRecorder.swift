@@ -1,6 +1,7 @@
 public import HarnessCore
 import CHarnessSupport
 import Foundation
+import Synchronization
 
 /// The replay's result log, plus unique ids for exchanges and connections.
 ///
@@ -12,8 +13,6 @@ public final class ResultRecorder: @unchecked Sendable {
     private let lock = ConditionLock()
     // Guarded by `lock`.
     private let writer: any ExchangeSink
-    private var nextExchangeID: UInt64 = 1
-    private var nextConnectionID: UInt64 = 1
     private var queue: [Exchange] = []
     private var failure: (any Error)?
     private var closing = false
@@ -38,23 +37,17 @@ public final class ResultRecorder: @unchecked Sendable {
     /// Exchanges queued at once before the writer is woken (it also wakes every 50 ms).
     static let wakeBatch = 256
 
+    // Atomic, not under `lock`: the event loops take an id at every request.
+    private let nextExchangeID = Atomic<UInt64>(1)
+    private let nextConnectionID = Atomic<UInt64>(1)
+
     public init(sink: any ExchangeSink) {
         self.writer = sink
     }
 
-    public func newExchangeID() -> UInt64 {
-        lock.locked {
-            defer { nextExchangeID += 1 }
-            return nextExchangeID
-        }
-    }
+    public func newExchangeID() -> UInt64 { nextExchangeID.wrappingAdd(1, ordering: .relaxed).oldValue }
 
-    public func newConnectionID() -> UInt64 {
-        lock.locked {
-            defer { nextConnectionID += 1 }
-            return nextConnectionID
-        }
-    }
+    public func newConnectionID() -> UInt64 { nextConnectionID.wrappingAdd(1, ordering: .relaxed).oldValue }
 
     /// Exchanges written so far.
     public var written: Int { lock.locked { _written } }
