@@ -18,26 +18,13 @@ final class ConnectionDriver: @unchecked Sendable {
 
     private enum State { case idle, waiting, connecting, sending }
 
-    /// What the result needs of the original exchange (not the whole exchange: copying it
-    /// retains every header and body).
-    private struct Original {
-        var id: UInt64
-        var status: UInt16?
-        var errored: Bool
-        init(_ p: PendingRequest) {
-            id = p.originalID
-            status = p.originalStatus
-            errored = p.originalErrored
-        }
-    }
-
     private struct InFlight {
-        var original: Original
-        var request: Request
+        var pending: PendingRequest
         var id: UInt64
         var start: Int64
         var requestEnd: Int64 = 0
-        var annotations: [Annotation]
+        /// Notes added while it ran (an upgrade), after the request's own.
+        var notes: [Annotation] = []
     }
 
     private var queue = CircularBuffer<PendingRequest>()
@@ -169,34 +156,29 @@ final class ConnectionDriver: @unchecked Sendable {
         guard let p = queue.popFirst() else { return }
         engine.dequeued(self)
         let id = engine.recorder.newExchangeID()
-        let now = Clock.nowMicros()
-        let request = outgoingRequest(p.request).request
-        record(
-            InFlight(original: Original(p), request: request, id: id, start: now, requestEnd: 0, annotations: []),
-            response: nil, error: kind, channel: nil)
+        record(InFlight(pending: p, id: id, start: Clock.nowMicros()), response: nil, error: kind, channel: nil)
     }
 
     private func send() {
         guard let channel, let p = queue.popFirst() else { return }
         engine.dequeued(self)
-        let (request, annotations) = outgoingRequest(p.request)
         let id = engine.recorder.newExchangeID()
-        if p.request.method.caseInsensitiveEquals("CONNECT") {
+        if p.isConnect {
             record(
-                InFlight(original: Original(p), request: request, id: id, start: Clock.nowMicros(), annotations: annotations),
-                response: nil, error: "unsupported: CONNECT is not replayed", channel: channel)
+                InFlight(pending: p, id: id, start: Clock.nowMicros()), response: nil,
+                error: "unsupported: CONNECT is not replayed", channel: channel)
             state = .idle
             pump()
             return
         }
         engine.matcher?.beginFront(originalID: p.originalID, replayedID: id)
-        inflight = InFlight(
-            original: Original(p), request: request, id: id, start: Clock.nowMicros(), annotations: annotations)
+        inflight = InFlight(pending: p, id: id, start: Clock.nowMicros())
         state = .sending
-        handler?.requestMethod = request.method
-        var buffer = channel.allocator.buffer(capacity: Self.headSize(request) + request.body.count + 32)
-        Self.serialize(request, into: &buffer)
-        if request.body.count > Self.smallBody {
+        handler?.requestMethod = p.request.method
+        let bodyCount = p.request.body.count
+        var buffer = channel.allocator.buffer(capacity: p.headSize + bodyCount + 32)
+        Self.serialize(p.request, headSize: p.headSize, chunked: p.chunked, into: &buffer)
+        if bodyCount > Self.smallBody {
             channel.writeAndFlush(buffer).whenSuccess { [self] in
                 if inflight?.id == id { inflight?.requestEnd = Clock.nowMicros() }
             }
@@ -218,16 +200,21 @@ final class ConnectionDriver: @unchecked Sendable {
         HeadBytes.requestSize(method: r.method, target: r.target, headers: r.headers)
     }
 
-    /// The request as HTTP/1.x bytes: request line, headers as given (the framing headers were
-    /// settled by `outgoingRequest`), the body as is, or as one chunk plus the trailers when the
-    /// request is chunked.
+    /// Whether `serialize` sends the body of `r` chunked (its Transfer-Encoding says so).
+    static func isChunked(_ r: Request) -> Bool {
+        r.headers.first("Transfer-Encoding")?.lowercased().contains("chunked") == true
+    }
+
     static func serialize(_ r: Request, into b: inout ByteBuffer) {
-        let size = headSize(r)
+        serialize(r, headSize: headSize(r), chunked: isChunked(r), into: &b)
+    }
+
+    /// The request as HTTP/1.x bytes: request line, headers as given (the framing headers were
+    /// settled by `OutgoingRequest`), the body as is, or as one chunk plus the trailers when the
+    /// request is `chunked`. `size` is `headSize(r)`, worked out once on the reader thread.
+    static func serialize(_ r: Request, headSize size: Int, chunked: Bool, into b: inout ByteBuffer) {
         b.writeWithUnsafeMutableBytes(minimumWritableBytes: size) {
             HeadBytes.writeRequest(method: r.method, target: r.target, version: r.version, headers: r.headers, into: $0)
-        }
-        let chunked = r.headers.contains {
-            $0.name.caseInsensitiveEquals("transfer-encoding") && $0.value.lowercased().contains("chunked")
         }
         guard chunked else {
             if !r.body.isEmpty { b.writeBytes(r.body) }
@@ -264,34 +251,6 @@ final class ConnectionDriver: @unchecked Sendable {
         }
     }
 
-    /// The recorded request as the replay sends it: Host per `--host-header`, framing re-derived.
-    private func outgoingRequest(_ recorded: Request) -> (request: Request, annotations: [Annotation]) {
-        var r = recorded
-        var notes: [Annotation] = []
-        switch engine.hostHeader {
-        case .original:
-            if !r.headers.has("Host") && r.version == .http11 { r.headers.append(HeaderField("Host", engine.target.origin.authority)) }
-        case .target: r.headers.set("Host", engine.target.origin.authority)
-        case .value(let v): r.headers.set("Host", v)
-        }
-        if r.headers.first("Transfer-Encoding")?.lowercased().contains("chunked") == true {
-            r.headers.remove("Content-Length")
-            r.headers.set("Transfer-Encoding", "chunked")
-        } else {
-            r.trailers = []
-            // Only when it changes: setting a field copies the recorded header list.
-            let lengths = r.headers.all("Content-Length")
-            if (!r.body.isEmpty || !lengths.isEmpty) && lengths != [String(r.body.count)] {
-                r.headers.set("Content-Length", String(r.body.count))
-            }
-        }
-        if recorded.bodyTruncation != nil {
-            notes.append(Annotation("request_body", "truncated in the recording; sent \(r.body.count) bytes"))
-            r.bodyTruncation = nil
-        }
-        return (r, notes)
-    }
-
     // MARK: events from the channel handler (on loop)
 
     func responseReceived(_ received: ReceivedResponse, on ch: any Channel) {
@@ -299,9 +258,8 @@ final class ConnectionDriver: @unchecked Sendable {
         // After a 101 the connection speaks another protocol: the handshake is what a replay
         // compares (the recording keeps the tunnel's byte counts, not its frames).
         let upgraded = received.status == 101
-        if upgraded, var f = inflight {
-            f.annotations.append(Annotation("upgrade", "handshake replayed; tunnel data is not replayed"))
-            inflight = f
+        if upgraded, inflight != nil {
+            inflight?.notes.append(Annotation("upgrade", "handshake replayed; tunnel data is not replayed"))
         }
         let closes =
             upgraded
@@ -354,43 +312,21 @@ final class ConnectionDriver: @unchecked Sendable {
         record(f, response: response, error: error, channel: channel)
     }
 
+    /// Hands the replayed exchange to the result writer, which builds it (`FrontResult.build`)
+    /// on its own thread.
     private func record(_ f: InFlight, response received: ReceivedResponse?, error: String?, channel ch: (any Channel)?) {
-        var response: Response?
-        var framing: Framing = []
-        var timing = Timing(requestStart: f.start, requestEnd: f.requestEnd)
-        if let r = received {
-            let m = r.message
-            response = Response(
-                status: m.status, reason: m.reason, version: m.version, headers: m.headers, body: m.body,
-                bodyTruncation: m.truncation, trailers: m.trailers, interim: r.interim)
-            timing.responseStart = m.startTime
-            timing.responseEnd = m.endTime
-            if m.chunked {
-                framing.insert(.responseChunked)
-            } else if m.headers.has("Content-Length") {
-                framing.insert(.responseContentLength)
-            }
-        }
-        if f.request.headers.has("Transfer-Encoding") {
-            framing.insert(.requestChunked)
-        } else if f.request.headers.has("Content-Length") {
-            framing.insert(.requestContentLength)
-        }
+        let p = f.pending
         let target = engine.target
-        let connection = ConnectionInfo(
-            id: connectionID, client: ch == nil ? Endpoint(host: "0.0.0.0", port: 0) : clientEndpoint,
+        let result = FrontResult(
+            pending: p, id: f.id, connectionID: connectionID,
+            client: ch == nil ? Endpoint(host: "0.0.0.0", port: 0) : clientEndpoint,
             server: ch.flatMap { _ in serverEndpoint } ?? Endpoint(host: target.origin.host, port: target.origin.port),
-            tls: target.origin.tls, sni: target.serverHostname)
-        var flags = Flags()
-        if error != nil && response != nil { flags.incomplete = true }
-        let exchange = Exchange(
-            id: f.id, leg: .front, connection: connection, sequence: sequence, timing: timing, request: f.request,
-            response: response, framing: framing, flags: flags, replayOf: f.original.id, error: error,
-            annotations: f.annotations)
+            tls: target.origin.tls, sni: target.serverHostname, sequence: sequence, start: f.start,
+            requestEnd: f.requestEnd, response: received, error: error, notes: f.notes)
         sequence += 1
-        engine.recorder.append(exchange)
-        engine.matcher?.endFront(originalID: f.original.id)
-        let differs = f.original.status != response?.status || (error != nil && !f.original.errored)
+        let differs = p.originalStatus != received?.status || (error != nil && !p.originalErrored)
+        engine.recorder.append(result)
+        engine.matcher?.endFront(originalID: p.originalID)
         engine.counters.frontDone(error: error != nil, statusDiffers: differs)
         engine.requestDone()
     }

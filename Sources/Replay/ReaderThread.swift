@@ -69,7 +69,7 @@ final class ReaderThread: @unchecked Sendable {
             }
             let last = plan.ends.isLast(released)
             released += 1
-            engine.release(PendingRequest(exchange: e, due: due, last: last))
+            engine.release(PendingRequest(exchange: e, outgoing: engine.outgoing, due: due, last: last))
         }
 
         while let e = try reader.next() {

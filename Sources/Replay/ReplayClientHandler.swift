@@ -4,7 +4,7 @@ import NIOCore
 
 /// A response as the replay client received it: the final message (status, headers, body as kept,
 /// trailers, first- and last-byte times) and the 1xx responses that came before it.
-struct ReceivedResponse {
+struct ReceivedResponse: Sendable {
     var message: HTTPMessage
     var interim: [InterimResponse]
 

@@ -4,17 +4,29 @@ import NIOCore
 import NIOPosix
 
 /// A recorded request on its way from the reader thread to its connection's driver: the request
-/// and what the result needs of the recorded exchange, not the exchange itself. The recorded
-/// response (headers, body, annotations) is released on the reader thread that decoded it: freed
-/// on an event loop, its memory went back to the reader's malloc arena under that arena's lock,
-/// which the reader held at the same time for its next records. A class: it passes through a
-/// batch, a task and the driver's queue without copying the request's fields.
+/// as the replay sends it and what the result needs of the recorded exchange, not the exchange
+/// itself. Built on the reader thread, so an event loop only writes it:
+/// - the recorded response (headers, body, annotations) is released where it was decoded (freed
+///   on an event loop, its memory went back to the reader's malloc arena under that arena's lock,
+///   which the reader held at the same time for its next records);
+/// - `--host-header` and the framing fields are applied there (`OutgoingRequest`).
+/// A class: it passes through a batch, a task, the driver's queue and the result writer's queue
+/// without copying (and retaining) the request's fields at each step.
 final class PendingRequest: Sendable {
     /// The recorded exchange's id.
     let originalID: UInt64
     /// The recorded connection (its requests share one replayed connection).
     let connectionID: UInt64
+    /// The request as sent, and the notes the result carries about it.
     let request: Request
+    let annotations: [Annotation]
+    /// Bytes of the request line and header section (`HeadBytes.requestSize`).
+    let headSize: Int
+    /// The body goes out as one chunk plus the trailers.
+    let chunked: Bool
+    /// How the request is framed (the result's `Framing` request bits).
+    let framing: Framing
+    let isConnect: Bool
     /// The recorded final status (nil: no response) and whether the recording has an error.
     let originalStatus: UInt16?
     let originalErrored: Bool
@@ -23,14 +35,57 @@ final class PendingRequest: Sendable {
     /// The last request of its recorded connection: the replayed connection closes after it.
     let last: Bool
 
-    init(exchange e: borrowing Exchange, due: NIODeadline?, last: Bool = false) {
+    init(exchange e: borrowing Exchange, outgoing: OutgoingRequest, due: NIODeadline?, last: Bool = false) {
         originalID = e.id
         connectionID = e.connection.id
-        request = e.request
+        let r = outgoing.prepare(e.request)
+        request = r.request
+        annotations = r.annotations
+        headSize = HeadBytes.requestSize(method: r.request.method, target: r.request.target, headers: r.request.headers)
+        chunked = r.request.headers.first("Transfer-Encoding")?.lowercased().contains("chunked") == true
+        framing =
+            r.request.headers.has("Transfer-Encoding")
+            ? .requestChunked : r.request.headers.has("Content-Length") ? .requestContentLength : []
+        isConnect = r.request.method.caseInsensitiveEquals("CONNECT")
         originalStatus = e.response?.status
         originalErrored = e.error != nil
         self.due = due
         self.last = last
+    }
+}
+
+/// How the replay turns a recorded request into the one it sends: Host per `--host-header`, and
+/// the framing fields re-derived from the body it has.
+struct OutgoingRequest: Sendable {
+    let hostHeader: HostHeaderMode
+    /// The target's authority (`host:port`), for `--host-header target` and a missing Host.
+    let authority: String
+
+    func prepare(_ recorded: Request) -> (request: Request, annotations: [Annotation]) {
+        var r = recorded
+        var notes: [Annotation] = []
+        switch hostHeader {
+        case .original:
+            if !r.headers.has("Host") && r.version == .http11 { r.headers.append(HeaderField("Host", authority)) }
+        case .target: r.headers.set("Host", authority)
+        case .value(let v): r.headers.set("Host", v)
+        }
+        if r.headers.first("Transfer-Encoding")?.lowercased().contains("chunked") == true {
+            r.headers.remove("Content-Length")
+            r.headers.set("Transfer-Encoding", "chunked")
+        } else {
+            r.trailers = []
+            // Only when it changes: setting a field copies the recorded header list.
+            let lengths = r.headers.all("Content-Length")
+            if (!r.body.isEmpty || !lengths.isEmpty) && lengths != [String(r.body.count)] {
+                r.headers.set("Content-Length", String(r.body.count))
+            }
+        }
+        if recorded.bodyTruncation != nil {
+            notes.append(Annotation("request_body", "truncated in the recording; sent \(r.body.count) bytes"))
+            r.bodyTruncation = nil
+        }
+        return (r, notes)
     }
 }
 
@@ -43,7 +98,7 @@ final class PendingRequest: Sendable {
 final class ReplayEngine: @unchecked Sendable {
     let group: any EventLoopGroup
     let target: ReplayTarget
-    let hostHeader: HostHeaderMode
+    let outgoing: OutgoingRequest
     let requestTimeout: TimeAmount
     let connectTimeout: TimeAmount
     let maxBody: Int
@@ -71,7 +126,7 @@ final class ReplayEngine: @unchecked Sendable {
     ) {
         self.group = group
         self.target = target
-        self.hostHeader = configuration.hostHeader
+        self.outgoing = OutgoingRequest(hostHeader: configuration.hostHeader, authority: target.origin.authority)
         self.requestTimeout = .nanoseconds(Int64(configuration.requestTimeout * 1e9))
         self.connectTimeout = .nanoseconds(Int64(configuration.connectTimeout * 1e9))
         self.maxBody = configuration.maxBodyBytes

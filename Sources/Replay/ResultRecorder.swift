@@ -13,7 +13,7 @@ public final class ResultRecorder: @unchecked Sendable {
     private let lock = ConditionLock()
     // Guarded by `lock`.
     private let writer: any ExchangeSink
-    private var queue: [Exchange] = []
+    private var queue: [Item] = []
     private var failure: (any Error)?
     private var closing = false
     private var closed = false
@@ -37,6 +37,12 @@ public final class ResultRecorder: @unchecked Sendable {
     /// Exchanges queued at once before the writer is woken (it also wakes every 50 ms).
     static let wakeBatch = 256
 
+    /// A result waiting for the writer: an exchange, or a replayed front the writer builds.
+    private enum Item {
+        case exchange(Exchange)
+        case front(FrontResult)
+    }
+
     // Atomic, not under `lock`: the event loops take an id at every request.
     private let nextExchangeID = Atomic<UInt64>(1)
     private let nextConnectionID = Atomic<UInt64>(1)
@@ -56,13 +62,18 @@ public final class ResultRecorder: @unchecked Sendable {
     public var backlog: Int { lock.locked { queue.count } }
 
     /// Queues `exchange`; a write error is kept and thrown by `close()` (the replay goes on).
-    public func append(_ exchange: consuming Exchange) {
+    public func append(_ exchange: consuming Exchange) { enqueue(.exchange(exchange)) }
+
+    /// Queues a replayed front exchange; the writer's thread builds it.
+    func append(_ front: FrontResult) { enqueue(.front(front)) }
+
+    private func enqueue(_ item: consuming Item) {
         // Moved into the queue under lock()/unlock(): a closure would copy the exchange (a
         // retain and a release of every string and array in it).
         lock.lock()
         var start = false
         if !closing, failure == nil {
-            queue.append(exchange)
+            queue.append(item)
             if queue.count == Self.wakeBatch { lock.signal() }
             if !started {
                 started = true
@@ -81,7 +92,7 @@ public final class ResultRecorder: @unchecked Sendable {
         // The writer's work is not latency-sensitive; the event loops' is. At a lower priority it
         // never holds a core that a loop with a response to handle is waiting for.
         _ = harness_set_thread_nice(Self.writerNice)
-        var batch: [Exchange] = []
+        var batch: [Item] = []
         var sinceTrim = 0
         while true {
             let stop = lock.locked { () -> Bool in
@@ -94,10 +105,13 @@ public final class ResultRecorder: @unchecked Sendable {
             // Each exchange is moved out of the batch (reversed, then popped): lending `batch[i]`
             // to the writer copied it, a retain and a release of every string and array it holds.
             batch.withUnsafeMutableBufferPointer { $0.reverse() }  // bitwise swaps; Array's copied
-            while let e = batch.popLast() {
+            while let item = batch.popLast() {
                 guard error == nil else { continue }
                 do {
-                    try writer.append(e)
+                    switch item {
+                    case .exchange(let e): try writer.append(e)
+                    case .front(let f): try writer.append(f.build())
+                    }
                     written += 1
                 } catch let e {
                     error = e
@@ -141,9 +155,12 @@ public final class ResultRecorder: @unchecked Sendable {
             closed = true
             // Written by the caller when no writer thread ever started.
             if !started {
-                for e in queue where failure == nil {
+                for item in queue where failure == nil {
                     do {
-                        try writer.append(e)
+                        switch item {
+                        case .exchange(let e): try writer.append(e)
+                        case .front(let f): try writer.append(f.build())
+                        }
                         _written += 1
                     } catch {
                         failure = error
