@@ -11,7 +11,8 @@ struct ExchangeDecoder: RecordTableResolver {
     }
 
     /// Decodes one record; returns the exchange when the record is one, nil for table records.
-    mutating func decodeRecord(_ reader: inout ByteReader) throws -> Exchange? {
+    /// `statusOnly`: see `ExchangeLayout.decode`.
+    mutating func decodeRecord(_ reader: inout ByteReader, statusOnly: Bool = false) throws -> Exchange? {
         let typeAt = reader.offset
         let type = try reader.u8()
         let length = try reader.count()
@@ -31,7 +32,7 @@ struct ExchangeDecoder: RecordTableResolver {
             return nil
         case .exchange:
             do {
-                return try decodeExchange(&r)
+                return try ExchangeLayout.decode(&r, tables: &self, statusOnly: statusOnly)
             } catch var failure as DecodeFailure {
                 failure.offset = typeAt
                 throw failure
@@ -40,10 +41,6 @@ struct ExchangeDecoder: RecordTableResolver {
             // Unknown record types are skipped: later versions may add tables readers can ignore.
             return nil
         }
-    }
-
-    private mutating func decodeExchange(_ r: inout ByteReader) throws -> Exchange {
-        try ExchangeLayout.decode(&r, tables: &self)
     }
 
     mutating func headers(_ r: inout ByteReader) throws -> Headers {
@@ -65,6 +62,37 @@ struct ExchangeDecoder: RecordTableResolver {
             out.append(HeaderField(name, try value(&r)))
         }
         return out
+    }
+
+    mutating func skipHeaders(_ r: inout ByteReader) throws {
+        let n = try r.count(limit: r.remaining)
+        let defined = LogFormat.staticNames.count + names.count
+        for _ in 0..<n {
+            let at = r.offset
+            let i = try r.count()
+            guard i < defined else { throw DecodeFailure(message: "header name #\(i) is not defined", offset: at) }
+            try skipValue(&r)
+        }
+    }
+
+    /// As `value`, building a String only for a literal the table keeps.
+    private mutating func skipValue(_ r: inout ByteReader) throws {
+        let at = r.offset
+        let ref = try r.count()
+        if ref == 0 {
+            let bytes = try r.raw(try r.count())
+            if bytes.count <= LogFormat.maxTabledValueLength && values.count < LogFormat.maxTabledValues {
+                values.append(String(decoding: bytes, as: UTF8.self))
+            }
+            return
+        }
+        guard ref <= values.count else { throw DecodeFailure(message: "header value #\(ref) is not defined", offset: at) }
+    }
+
+    func skipBody(_ r: inout ByteReader) throws {
+        let at = r.offset
+        let ref = try r.count()
+        guard ref <= bodies.count else { throw DecodeFailure(message: "body #\(ref) is not defined", offset: at) }
     }
 
     private mutating func value(_ r: inout ByteReader) throws -> String {

@@ -6,11 +6,26 @@ protocol RecordTableResolver {
     mutating func headers(_ r: inout ByteReader) throws -> Headers
     /// A body reference (0 = empty).
     mutating func body(_ r: inout ByteReader) throws -> [UInt8]
+    /// Reads past a header list as `headers` does (same checks, same table entries), building none.
+    mutating func skipHeaders(_ r: inout ByteReader) throws
+    /// Reads past a body reference as `body` does (same checks).
+    mutating func skipBody(_ r: inout ByteReader) throws
+}
+
+extension RecordTableResolver {
+    mutating func skipHeaders(_ r: inout ByteReader) throws { _ = try headers(&r) }
+    mutating func skipBody(_ r: inout ByteReader) throws { _ = try body(&r) }
 }
 
 /// The layout of an exchange record's payload (see `docs/FORMAT.md`), shared by every decoder.
 enum ExchangeLayout {
-    static func decode<T: RecordTableResolver>(_ r: inout ByteReader, tables: inout T) throws -> Exchange {
+    /// With `statusOnly` (for exchanges that are not on the back leg), the response keeps its
+    /// status alone and the annotations are left out: the record is read and checked all the same,
+    /// and the tables learn the same entries, but no header list, body or string of the response
+    /// is built (a replay sends the request and only compares the status as it goes).
+    static func decode<T: RecordTableResolver>(_ r: inout ByteReader, tables: inout T, statusOnly: Bool = false) throws
+        -> Exchange
+    {
         let id = try r.varint()
         guard let leg = Leg(rawValue: try r.u8()) else { throw DecodeFailure(message: "unknown leg", offset: r.offset) }
         var conn = ConnectionInfo()
@@ -36,7 +51,26 @@ enum ExchangeLayout {
         request.trailers = try tables.headers(&r)
 
         var response: Response?
-        if try r.u8() != 0 {
+        let slim = statusOnly && leg != .back
+        if slim, try r.u8() != 0 {
+            let resp = Response(status: UInt16(truncatingIfNeeded: try r.varint()))
+            _ = try r.raw(try r.count())
+            _ = try r.u8()
+            try tables.skipHeaders(&r)
+            try tables.skipBody(&r)
+            if try r.u8() != 0 {
+                _ = try r.varint()
+                _ = try r.raw(try r.count())
+            }
+            try tables.skipHeaders(&r)
+            let interimCount = try r.count(limit: 1000)
+            for _ in 0..<interimCount {
+                _ = try r.varint()
+                _ = try r.raw(try r.count())
+                try tables.skipHeaders(&r)
+            }
+            response = resp
+        } else if !slim, try r.u8() != 0 {
             var resp = Response(status: UInt16(truncatingIfNeeded: try r.varint()), reason: try r.string())
             resp.version = version(try r.u8())
             resp.headers = try tables.headers(&r)
@@ -74,7 +108,11 @@ enum ExchangeLayout {
         var annotations: [Annotation] = []
         if bits & 1024 != 0 {
             let n = try r.count(limit: 100_000)
-            for _ in 0..<n { annotations.append(Annotation(try r.string(), try r.string())) }
+            if slim {
+                for _ in 0..<(2 * n) { _ = try r.raw(try r.count()) }
+            } else {
+                for _ in 0..<n { annotations.append(Annotation(try r.string(), try r.string())) }
+            }
         }
         return Exchange(
             id: id, leg: leg, connection: conn, sequence: sequence, timing: timing, request: request,

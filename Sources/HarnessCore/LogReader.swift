@@ -84,7 +84,12 @@ public final class LogReader {
     }
 
     /// The next exchange, or nil at the end (or at damage; see `damage`).
-    public func next() throws -> Exchange? {
+    public func next() throws -> Exchange? { try next(statusOnly: false) }
+
+    /// The next exchange; with `statusOnly`, an exchange that is not on the back leg comes with
+    /// its response's status alone and without annotations (the record is still read and
+    /// checked whole). A replay's reader needs no more of a recorded front exchange.
+    public func next(statusOnly: Bool) throws -> Exchange? {
         while true {
             if blockCursor < blockBytes.count {
                 let result: Exchange?
@@ -92,7 +97,7 @@ public final class LogReader {
                     result = try blockBytes.withUnsafeBufferPointer { buf in
                         var r = ByteReader(buf, offset: blockCursor)
                         defer { blockCursor = r.offset }
-                        return try decoder.decodeRecord(&r)
+                        return try decoder.decodeRecord(&r, statusOnly: statusOnly)
                     }
                 } catch let f as DecodeFailure {
                     damage = LogDamage(

@@ -72,7 +72,8 @@ final class ReaderThread: @unchecked Sendable {
             engine.release(PendingRequest(exchange: e, outgoing: engine.outgoing, due: due, last: last))
         }
 
-        while let e = try reader.next() {
+        // Fronts come without their recorded responses (the replay needs their status alone).
+        while let e = try reader.next(statusOnly: true) {
             index += 1
             if e.leg == .back {
                 if let matcher, let i = originIndex[RecordingPlan.backendOrigin(of: e)] { matcher.addRecorded(e, origin: i) }
