@@ -204,7 +204,15 @@ final class AuthorityMemo {
 /// A small mutable set of strings shared by copies of the comparator (single-threaded use).
 final class HostSet {
     private var items: Set<String> = []
-    func contains(_ s: String) -> Bool { items.contains(s) }
+    /// The last host found: pairs come with the same few hosts, and comparing one String is
+    /// cheaper than hashing it for the set at every pair.
+    private var last: String?
+    func contains(_ s: String) -> Bool {
+        if let last, last == s { return true }
+        guard items.contains(s) else { return false }
+        last = s
+        return true
+    }
     func insert(_ s: String) { items.insert(s) }
     var count: Int { items.count }
 }
