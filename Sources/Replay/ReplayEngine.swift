@@ -41,11 +41,9 @@ final class PendingRequest: Sendable {
         let r = outgoing.prepare(e.request)
         request = r.request
         annotations = r.annotations
-        headSize = HeadBytes.requestSize(method: r.request.method, target: r.request.target, headers: r.request.headers)
-        chunked = r.request.headers.first("Transfer-Encoding")?.lowercased().contains("chunked") == true
-        framing =
-            r.request.headers.has("Transfer-Encoding")
-            ? .requestChunked : r.request.headers.has("Content-Length") ? .requestContentLength : []
+        headSize = r.headSize
+        chunked = r.chunked
+        framing = r.framing
         isConnect = r.request.method.caseInsensitiveEquals("CONNECT")
         originalStatus = e.response?.status
         originalErrored = e.error != nil
@@ -61,7 +59,64 @@ struct OutgoingRequest: Sendable {
     /// The target's authority (`host:port`), for `--host-header target` and a missing Host.
     let authority: String
 
-    func prepare(_ recorded: Request) -> (request: Request, annotations: [Annotation]) {
+    /// A request as sent, with what sending and recording it need to know about it.
+    struct Prepared {
+        var request: Request
+        var annotations: [Annotation]
+        /// `HeadBytes.requestSize` of the request.
+        var headSize: Int
+        /// Its body goes out chunked (its Transfer-Encoding says so).
+        var chunked: Bool
+        /// The result's request framing bits.
+        var framing: Framing
+    }
+
+    func prepare(_ recorded: Request) -> Prepared {
+        // One pass over the recorded fields answers the common case: nothing to change.
+        var host = false
+        var transferEncoding = false
+        var lengths = 0
+        var lengthMatches = true
+        var size = recorded.method.utf8.count + 1 + recorded.target.utf8.count + 11 + 2
+        let fields = recorded.headers
+        for i in fields.indices {
+            let n = fields[i].name.utf8.count
+            size += n + 2 + fields[i].value.utf8.count + 2
+            switch n {
+            case 4: if fields[i].name.caseInsensitiveEquals("host") { host = true }
+            case 14:
+                if fields[i].name.caseInsensitiveEquals("content-length") {
+                    lengths += 1
+                    if fields[i].value != String(recorded.body.count) { lengthMatches = false }
+                }
+            case 17: if fields[i].name.caseInsensitiveEquals("transfer-encoding") { transferEncoding = true }
+            default: break
+            }
+        }
+        let hostKept: Bool
+        switch hostHeader {
+        case .original: hostKept = host || recorded.version != .http11
+        case .target, .value: hostKept = false
+        }
+        let framingKept = (recorded.body.isEmpty && lengths == 0) || (lengths == 1 && lengthMatches)
+        if hostKept && !transferEncoding && framingKept && recorded.trailers.isEmpty && recorded.bodyTruncation == nil {
+            return Prepared(
+                request: recorded, annotations: [], headSize: size, chunked: false,
+                framing: lengths > 0 ? .requestContentLength : [])
+        }
+        let (r, notes) = rewrite(recorded)
+        let chunked = r.headers.first("Transfer-Encoding")?.lowercased().contains("chunked") == true
+        let framing: Framing =
+            r.headers.has("Transfer-Encoding")
+            ? .requestChunked : r.headers.has("Content-Length") ? .requestContentLength : []
+        return Prepared(
+            request: r, annotations: notes,
+            headSize: HeadBytes.requestSize(method: r.method, target: r.target, headers: r.headers), chunked: chunked,
+            framing: framing)
+    }
+
+    /// The general case of `prepare`: Host per `--host-header`, the framing fields re-derived.
+    func rewrite(_ recorded: Request) -> (request: Request, annotations: [Annotation]) {
         var r = recorded
         var notes: [Annotation] = []
         switch hostHeader {
