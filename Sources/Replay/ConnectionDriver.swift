@@ -48,11 +48,18 @@ final class ConnectionDriver: @unchecked Sendable {
     private var sequence: UInt32 = 0
     private var inflight: InFlight?
 
-    init(recordedID: UInt64, loop: any EventLoop, engine: ReplayEngine) {
+    /// Where this driver queues its next pump after a response (one task per wake-up of `loop`).
+    private let pumps: LoopPumps
+
+    init(recordedID: UInt64, pumps: LoopPumps, engine: ReplayEngine) {
         self.recordedID = recordedID
-        self.loop = loop
+        self.loop = pumps.loop
+        self.pumps = pumps
         self.engine = engine
     }
+
+    /// Sends the next request if it is due and the connection is free (`LoopPumps` calls it).
+    func pumpNow() { pump() }
 
     // MARK: fed by the engine (on loop)
 
@@ -268,10 +275,10 @@ final class ConnectionDriver: @unchecked Sendable {
         endInFlight(response: received, error: nil)
         if closes { dropChannel() }
         // The next request leaves after the loop has handled every response of this wake-up
-        // (a task runs after the I/O events): the requests of one wake-up reach the target
-        // together, as wrk's do, instead of one write (and one wake-up of the target) per
-        // response while the target waits on the loop.
-        loop.execute { [self] in pump() }
+        // (`LoopPumps`): the requests of one wake-up reach the target together, as wrk's do,
+        // instead of one write (and one wake-up of the target) per response while the target
+        // waits on the loop.
+        pumps.add(self)
     }
 
     func connectionClosed(_ ch: any Channel, partial: ReceivedResponse?) {

@@ -164,6 +164,15 @@ final class ReplayEngine: @unchecked Sendable {
     let readAhead: Int
     let done: EventLoopPromise<Void>
 
+    /// One `LoopPumps` per event loop of `group`, handed out in turn (as `group.next()` would).
+    private let pumps: [LoopPumps]
+    private var nextPumpsIndex = 0  // guarded by `condition`
+
+    private func nextPumps() -> LoopPumps {
+        defer { nextPumpsIndex = (nextPumpsIndex + 1) % pumps.count }
+        return pumps[nextPumpsIndex]
+    }
+
     private let condition = NSCondition()
     // Guarded by `condition`.
     private var drivers: [UInt64: ConnectionDriver] = [:]
@@ -191,6 +200,9 @@ final class ReplayEngine: @unchecked Sendable {
         self.concurrency = max(1, configuration.concurrency)
         self.readAhead = max(1024, 16 * max(1, configuration.concurrency))
         self.done = group.next().makePromise()
+        var loops: [LoopPumps] = []
+        for loop in group.makeIterator() { loops.append(LoopPumps(loop: loop)) }
+        self.pumps = loops.isEmpty ? [LoopPumps(loop: group.next())] : loops
     }
 
     // MARK: reader side
@@ -206,7 +218,7 @@ final class ReplayEngine: @unchecked Sendable {
         if let d = drivers[id] {
             driver = d
         } else {
-            driver = ConnectionDriver(recordedID: id, loop: group.next(), engine: self)
+            driver = ConnectionDriver(recordedID: id, pumps: nextPumps(), engine: self)
             drivers[id] = driver
             live += 1
             if active < concurrency {
