@@ -44,6 +44,10 @@ public final class HTTPMessage: @unchecked Sendable {
     /// headers for fields that are not there. All bits set means unknown: scan.
     var fieldMask: UInt8 = 0xff
 
+    /// False when the head has no Connection field (known from parsing it), so a token lookup
+    /// there can be skipped.
+    public var mayHaveConnectionField: Bool { fieldMask & HTTPHeadParser.maskConnection != 0 }
+
     public init(isRequest: Bool) { self.isRequest = isRequest }
 }
 

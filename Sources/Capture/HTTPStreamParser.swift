@@ -87,6 +87,15 @@ public struct HTTPStreamParser {
         }
     }
 
+    /// As `responseBodyMode(status:requestMethod:headers:)` for a parsed response head: the
+    /// framing fields its head lacks are not looked for.
+    public static func responseBodyMode(for m: HTTPMessage, requestMethod: String?) -> HTTPBodyMode {
+        switch HTTPHeadParser.responseBodyMode(status: m.status, requestMethod: requestMethod, headers: m.headers, mask: m.fieldMask) {
+        case .success(let mode): mode
+        case .failure: .close
+        }
+    }
+
     // MARK: input
 
     /// Adds stream bytes that arrived at `time` (microseconds).

@@ -268,10 +268,12 @@ final class ConnectionDriver: @unchecked Sendable {
         if upgraded, inflight != nil {
             inflight?.notes.append(Annotation("upgrade", "handshake replayed; tunnel data is not replayed"))
         }
+        let m = received.message
+        let listed = m.mayHaveConnectionField
         let closes =
             upgraded
-            || Self.hasConnectionToken(received.message.headers, "close")
-            || (received.message.version.minor == 0 && !Self.hasConnectionToken(received.message.headers, "keep-alive"))
+            || (listed && Self.hasConnectionToken(m.headers, "close"))
+            || (m.version.minor == 0 && !(listed && Self.hasConnectionToken(m.headers, "keep-alive")))
         endInFlight(response: received, error: nil)
         if closes { dropChannel() }
         // The next request leaves after the loop has handled every response of this wake-up

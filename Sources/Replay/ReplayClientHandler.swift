@@ -48,8 +48,7 @@ final class ReplayClientHandler: ChannelInboundHandler {
             switch event {
             case .head(let m):
                 head = m
-                parser.setBodyMode(
-                    HTTPStreamParser.responseBodyMode(status: m.status, requestMethod: requestMethod, headers: m.headers))
+                parser.setBodyMode(HTTPStreamParser.responseBodyMode(for: m, requestMethod: requestMethod))
             case .message(let m):
                 head = nil
                 if m.status >= 100 && m.status < 200 && m.status != 101 {
