@@ -39,7 +39,7 @@ public struct ReplaySummary: Sendable {
                 + "\(counters.errors) errors, \(counters.backendRequests) backend requests, \(counters.unmatched) unmatched")
         for b in backends { lines.append("backend \(b.recordedOrigin) played at \(b.listener)") }
         lines.append(
-            "diff (\(String(format: "%.1f", diffSeconds)) s): \(report.compared) compared, \(report.differing) differing"
+            "diff (\(String(format: "%.2f", diffSeconds)) s): \(report.compared) compared, \(report.differing) differing"
                 + (report.categories.isEmpty
                     ? "" : " (" + report.categories.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")"))
         for g in report.groups.prefix(10) {
