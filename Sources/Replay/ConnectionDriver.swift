@@ -212,6 +212,7 @@ final class ConnectionDriver: @unchecked Sendable {
         r.headers.first("Transfer-Encoding")?.lowercased().contains("chunked") == true
     }
 
+    /// As `serialize(_:headSize:chunked:into:)`, working the size and the chunking out from `r`.
     static func serialize(_ r: Request, into b: inout ByteBuffer) {
         serialize(r, headSize: headSize(r), chunked: isChunked(r), into: &b)
     }
