@@ -52,38 +52,8 @@ enum ExchangeLayout {
 
         var response: Response?
         let slim = statusOnly && leg != .back
-        if slim, try r.u8() != 0 {
-            let resp = Response(status: UInt16(truncatingIfNeeded: try r.varint()))
-            _ = try r.raw(try r.count())
-            _ = try r.u8()
-            try tables.skipHeaders(&r)
-            try tables.skipBody(&r)
-            if try r.u8() != 0 {
-                _ = try r.varint()
-                _ = try r.raw(try r.count())
-            }
-            try tables.skipHeaders(&r)
-            let interimCount = try r.count(limit: 1000)
-            for _ in 0..<interimCount {
-                _ = try r.varint()
-                _ = try r.raw(try r.count())
-                try tables.skipHeaders(&r)
-            }
-            response = resp
-        } else if !slim, try r.u8() != 0 {
-            var resp = Response(status: UInt16(truncatingIfNeeded: try r.varint()), reason: try r.string())
-            resp.version = version(try r.u8())
-            resp.headers = try tables.headers(&r)
-            resp.body = try tables.body(&r)
-            resp.bodyTruncation = try truncation(&r)
-            resp.trailers = try tables.headers(&r)
-            let interimCount = try r.count(limit: 1000)
-            for _ in 0..<interimCount {
-                let status = UInt16(truncatingIfNeeded: try r.varint())
-                let reason = try r.string()
-                resp.interim.append(InterimResponse(status: status, reason: reason, headers: try tables.headers(&r)))
-            }
-            response = resp
+        if try r.u8() != 0 {
+            response = slim ? try statusOnlyResponse(&r, tables: &tables) : try fullResponse(&r, tables: &tables)
         }
         let framing = Framing(rawValue: UInt16(truncatingIfNeeded: try r.varint()))
         let bits = try r.varint()
@@ -119,6 +89,45 @@ enum ExchangeLayout {
             response: response, framing: framing, flags: flags, link: link, replayOf: replayOf, tunnel: tunnel,
             error: error, annotations: annotations)
         }
+
+    private static func fullResponse<T: RecordTableResolver>(_ r: inout ByteReader, tables: inout T) throws -> Response {
+        var resp = Response(status: UInt16(truncatingIfNeeded: try r.varint()), reason: try r.string())
+        resp.version = version(try r.u8())
+        resp.headers = try tables.headers(&r)
+        resp.body = try tables.body(&r)
+        resp.bodyTruncation = try truncation(&r)
+        resp.trailers = try tables.headers(&r)
+        let interimCount = try r.count(limit: 1000)
+        for _ in 0..<interimCount {
+            let status = UInt16(truncatingIfNeeded: try r.varint())
+            let reason = try r.string()
+            resp.interim.append(InterimResponse(status: status, reason: reason, headers: try tables.headers(&r)))
+        }
+        return resp
+    }
+
+    /// Reads a response as `fullResponse` does (same checks, same table entries), keeping its status.
+    private static func statusOnlyResponse<T: RecordTableResolver>(_ r: inout ByteReader, tables: inout T) throws
+        -> Response
+    {
+        let resp = Response(status: UInt16(truncatingIfNeeded: try r.varint()))
+        _ = try r.raw(try r.count())  // reason
+        _ = try r.u8()  // version
+        try tables.skipHeaders(&r)
+        try tables.skipBody(&r)
+        if try r.u8() != 0 {  // truncation: length, digest
+            _ = try r.varint()
+            _ = try r.raw(try r.count())
+        }
+        try tables.skipHeaders(&r)  // trailers
+        let interimCount = try r.count(limit: 1000)
+        for _ in 0..<interimCount {
+            _ = try r.varint()
+            _ = try r.raw(try r.count())
+            try tables.skipHeaders(&r)
+        }
+        return resp
+    }
 
     static func port(_ r: inout ByteReader) throws -> UInt16 {
         let at = r.offset

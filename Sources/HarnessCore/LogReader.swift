@@ -37,13 +37,8 @@ public final class LogReader {
     private var decoder = ExchangeDecoder()
     private var blockBytes: [UInt8] = []
     private var blockCursor = 0
-    /// Set while the file may still grow: a short read waits for the writer.
+    /// Set while the file may still grow: a short read waits for the writer until it finishes.
     private let following: LogFollow?
-    /// Set to end a follow (`LogFollow.finish()` does the same from another thread).
-    public var stopFollowing: Bool {
-        get { following?.isFinished ?? true }
-        set { if newValue { following?.finish() } }
-    }
 
     private enum Source {
         case file(Int32, owned: Bool)

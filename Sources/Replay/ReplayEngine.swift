@@ -105,14 +105,14 @@ struct OutgoingRequest: Sendable {
                 framing: lengths > 0 ? .requestContentLength : [])
         }
         let (r, notes) = rewrite(recorded)
-        let chunked = r.headers.first("Transfer-Encoding")?.lowercased().contains("chunked") == true
-        let framing: Framing =
-            r.headers.has("Transfer-Encoding")
-            ? .requestChunked : r.headers.has("Content-Length") ? .requestContentLength : []
         return Prepared(
-            request: r, annotations: notes,
-            headSize: HeadBytes.requestSize(method: r.method, target: r.target, headers: r.headers), chunked: chunked,
-            framing: framing)
+            request: r, annotations: notes, headSize: ConnectionDriver.headSize(r), chunked: ConnectionDriver.isChunked(r),
+            framing: Self.framing(r))
+    }
+
+    /// The result's request framing bits for a request as sent.
+    static func framing(_ r: Request) -> Framing {
+        r.headers.has("Transfer-Encoding") ? .requestChunked : r.headers.has("Content-Length") ? .requestContentLength : []
     }
 
     /// The general case of `prepare`: Host per `--host-header`, the framing fields re-derived.

@@ -206,14 +206,11 @@ public final class Replayer: @unchecked Sendable {
         options.following = follow
         // Every way out of this function lets the follower reach the end of the file.
         defer { follow?.finish() }
-        let followingDiff: Task<DiffReport, any Error>? = follow.map { _ in
-            let originalPath = config.recordingPath
-            let resultPath = config.outputPath
-            let diffOptions = options
-            return Task {
-                try await blocking { try DiffEngine.diff(originalPath: originalPath, resultPath: resultPath, options: diffOptions) }
-            }
+        let (originalPath, resultPath, diffOptions) = (config.recordingPath, config.outputPath, options)
+        let runDiff: @Sendable () async throws -> DiffReport = {
+            try await blocking { try DiffEngine.diff(originalPath: originalPath, resultPath: resultPath, options: diffOptions) }
         }
+        let followingDiff = follow.map { _ in Task { try await runDiff() } }
 
         var matcher: BackendMatcher?
         var originIndex: [Origin: Int] = [:]
@@ -261,9 +258,7 @@ public final class Replayer: @unchecked Sendable {
         if let followingDiff {
             diffReport = try await followingDiff.value
         } else if config.diff {
-            diffReport = try await blocking { [options] in
-                try DiffEngine.diff(originalPath: config.recordingPath, resultPath: config.outputPath, options: options)
-            }
+            diffReport = try await runDiff()
         } else {
             diffReport = DiffReport(exchanges: snapshot.done)
         }

@@ -41,6 +41,14 @@ public final class ResultRecorder: @unchecked Sendable {
     private enum Item {
         case exchange(Exchange)
         case front(FrontResult)
+
+        /// The exchange to write (a replayed front is built here, on the writer's thread).
+        func exchange() -> Exchange {
+            switch self {
+            case .exchange(let e): e
+            case .front(let f): f.build()
+            }
+        }
     }
 
     // Atomic, not under `lock`: the event loops take an id at every request.
@@ -108,10 +116,7 @@ public final class ResultRecorder: @unchecked Sendable {
             while let item = batch.popLast() {
                 guard error == nil else { continue }
                 do {
-                    switch item {
-                    case .exchange(let e): try writer.append(e)
-                    case .front(let f): try writer.append(f.build())
-                    }
+                    try writer.append(item.exchange())
                     written += 1
                 } catch let e {
                     error = e
@@ -157,10 +162,7 @@ public final class ResultRecorder: @unchecked Sendable {
             if !started {
                 for item in queue where failure == nil {
                     do {
-                        switch item {
-                        case .exchange(let e): try writer.append(e)
-                        case .front(let f): try writer.append(f.build())
-                        }
+                        try writer.append(item.exchange())
                         _written += 1
                     } catch {
                         failure = error
