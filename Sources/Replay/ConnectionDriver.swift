@@ -34,9 +34,12 @@ final class ConnectionDriver: @unchecked Sendable {
     /// The connection's last request was enqueued: close once it is done.
     private var lastEnqueued = false
     private var state = State.idle
-    private var channel: (any Channel)?
-    /// The response framer of `channel` (told each request's method).
-    private var handler: ReplayClientHandler?
+    /// The connection to the target (its reader frames the responses and is told each request's
+    /// method).
+    private var connection: (any ClientConnection)?
+    /// Where requests are serialized (one buffer per driver, reused while the transport does not
+    /// hold on to it).
+    private var scratch = ByteBufferAllocator().buffer(capacity: 1024)
     private var timer: Scheduled<Void>?
     /// One request timeout timer per connection, re-armed lazily: not one scheduled task per request.
     private var timeoutTimer: Scheduled<Void>?
@@ -89,7 +92,7 @@ final class ConnectionDriver: @unchecked Sendable {
         }
         let now = NIODeadline.now()
         let due = next.due ?? now
-        if channel == nil {
+        if connection == nil {
             if due - now > .milliseconds(30) {
                 wait(until: due - .milliseconds(20))
             } else {
@@ -116,6 +119,16 @@ final class ConnectionDriver: @unchecked Sendable {
         state = .connecting
         let target = engine.target
         let maxBody = engine.maxBody
+        if let poll = loop as? PollLoop, let address = target.address, target.sslContext == nil {
+            let reader = ResponseReader(driver: self, maxBody: maxBody)
+            PollConnection.connect(on: poll, to: address, reader: reader, timeout: engine.connectTimeout) { [self] result in
+                switch result {
+                case .success(let c): connected(c)
+                case .failure(let f): connected(failure: f.kind)
+                }
+            }
+            return
+        }
         let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(engine.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -125,7 +138,7 @@ final class ConnectionDriver: @unchecked Sendable {
                     if let ssl = target.sslContext {
                         try sync.addHandler(NIOSSLClientHandler(context: ssl, serverHostname: target.serverHostname))
                     }
-                    try sync.addHandler(ReplayClientHandler(driver: self, maxBody: maxBody))
+                    try sync.addHandler(ReplayClientHandler(reader: ResponseReader(driver: self, maxBody: maxBody)))
                 }
             }
         let connecting: EventLoopFuture<any Channel>
@@ -136,26 +149,42 @@ final class ConnectionDriver: @unchecked Sendable {
         }
         connecting.whenComplete { [self] result in
             loop.assertInEventLoop()
-            state = .idle
             switch result {
             case .success(let ch):
-                if finished {
+                guard let handler = try? ch.pipeline.syncOperations.handler(type: ReplayClientHandler.self) else {
                     ch.close(promise: nil)
+                    connected(failure: "error: the connection's pipeline is gone")
                     return
                 }
-                channel = ch
-                handler = try? ch.pipeline.syncOperations.handler(type: ReplayClientHandler.self)
-                clientEndpoint = endpoint(ch.localAddress)
-                serverEndpoint = endpoint(ch.remoteAddress)
-                connectionID = engine.recorder.newConnectionID()
-                sequence = 0
+                connected(ChannelConnection(channel: ch, reader: handler.reader))
             case .failure(let error):
-                failNext(kind: ConnectionFailure.classify(error))
+                connected(failure: ConnectionFailure.classify(error))
             }
-            // Not from inside the connect promise: NIO completes it before the pipeline has
-            // seen channelActive, and a write from there races the channel's own bookkeeping.
-            loop.execute { [self] in pump() }
         }
+    }
+
+    /// The connection is up: requests go out on it.
+    private func connected(_ c: any ClientConnection) {
+        state = .idle
+        if finished {
+            c.close()
+            return
+        }
+        connection = c
+        clientEndpoint = c.localEndpoint
+        serverEndpoint = c.remoteEndpoint
+        connectionID = engine.recorder.newConnectionID()
+        sequence = 0
+        // Not from inside the connect promise: NIO completes it before the pipeline has seen
+        // channelActive, and a write from there races the channel's own bookkeeping.
+        loop.execute { [self] in pump() }
+    }
+
+    /// No connection: the next request is recorded with `kind` as its error.
+    private func connected(failure kind: String) {
+        state = .idle
+        failNext(kind: kind)
+        loop.execute { [self] in pump() }
     }
 
     /// The next request could not be sent (no connection): record the error, go on.
@@ -163,17 +192,17 @@ final class ConnectionDriver: @unchecked Sendable {
         guard let p = queue.popFirst() else { return }
         engine.dequeued(self)
         let id = engine.recorder.newExchangeID()
-        record(InFlight(pending: p, id: id, start: Clock.nowMicros()), response: nil, error: kind, channel: nil)
+        record(InFlight(pending: p, id: id, start: Clock.nowMicros()), response: nil, error: kind, connected: false)
     }
 
     private func send() {
-        guard let channel, let p = queue.popFirst() else { return }
+        guard let connection, let p = queue.popFirst() else { return }
         engine.dequeued(self)
         let id = engine.recorder.newExchangeID()
         if p.isConnect {
             record(
                 InFlight(pending: p, id: id, start: Clock.nowMicros()), response: nil,
-                error: "unsupported: CONNECT is not replayed", channel: channel)
+                error: "unsupported: CONNECT is not replayed", connected: true)
             state = .idle
             pump()
             return
@@ -181,18 +210,19 @@ final class ConnectionDriver: @unchecked Sendable {
         engine.matcher?.beginFront(originalID: p.originalID, replayedID: id)
         inflight = InFlight(pending: p, id: id, start: Clock.nowMicros())
         state = .sending
-        handler?.requestMethod = p.request.method
+        connection.reader.requestMethod = p.request.method
         let bodyCount = p.request.body.count
-        var buffer = channel.allocator.buffer(capacity: p.headSize + bodyCount + 32)
-        Self.serialize(p.request, headSize: p.headSize, chunked: p.chunked, into: &buffer)
+        scratch.clear()
+        scratch.reserveCapacity(p.headSize + bodyCount + 32)
+        Self.serialize(p.request, headSize: p.headSize, chunked: p.chunked, into: &scratch)
         if bodyCount > Self.smallBody {
-            channel.writeAndFlush(buffer).whenSuccess { [self] in
+            connection.write(scratch) { [self] in
                 if inflight?.id == id { inflight?.requestEnd = Clock.nowMicros() }
             }
         } else {
             // A small request is written by the flush itself (loopback, an empty socket buffer);
             // no promise and callback per request for its end time.
-            channel.writeAndFlush(buffer, promise: nil)
+            connection.write(scratch, written: nil)
             inflight?.requestEnd = Clock.nowMicros()
         }
         inflightDeadline = .now() + engine.requestTimeout
@@ -261,8 +291,8 @@ final class ConnectionDriver: @unchecked Sendable {
 
     // MARK: events from the channel handler (on loop)
 
-    func responseReceived(_ received: ReceivedResponse, on ch: any Channel) {
-        guard ch === channel, state == .sending, inflight != nil else { return }
+    func responseReceived(_ received: ReceivedResponse, from reader: ResponseReader) {
+        guard reader === connection?.reader, state == .sending, inflight != nil else { return }
         // After a 101 the connection speaks another protocol: the handshake is what a replay
         // compares (the recording keeps the tunnel's byte counts, not its frames).
         let upgraded = received.status == 101
@@ -284,18 +314,17 @@ final class ConnectionDriver: @unchecked Sendable {
         pumps.add(self)
     }
 
-    func connectionClosed(_ ch: any Channel, partial: ReceivedResponse?) {
-        guard ch === channel else { return }
-        channel = nil
-        handler = nil
+    func connectionClosed(_ reader: ResponseReader, partial: ReceivedResponse?) {
+        guard reader === connection?.reader else { return }
+        connection = nil
         if state == .sending {
             endInFlight(response: partial, error: "reset")
             pump()
         }
     }
 
-    func connectionFailed(_ ch: any Channel, kind: String) {
-        guard ch === channel else { return }
+    func connectionFailed(_ reader: ResponseReader, kind: String) {
+        guard reader === connection?.reader else { return }
         if state == .sending {
             endInFlight(response: nil, error: kind)
         }
@@ -309,9 +338,8 @@ final class ConnectionDriver: @unchecked Sendable {
     }
 
     private func dropChannel() {
-        channel?.close(promise: nil)
-        channel = nil
-        handler = nil
+        connection?.close()
+        connection = nil
     }
 
     private func endInFlight(response: ReceivedResponse?, error: String?) {
@@ -319,18 +347,19 @@ final class ConnectionDriver: @unchecked Sendable {
         inflightDeadline = .distantFuture
         inflight = nil
         state = .idle
-        record(f, response: response, error: error, channel: channel)
+        record(f, response: response, error: error, connected: connection != nil)
     }
 
     /// Hands the replayed exchange to the result writer, which builds it (`FrontResult.build`)
     /// on its own thread.
-    private func record(_ f: InFlight, response received: ReceivedResponse?, error: String?, channel ch: (any Channel)?) {
+    private func record(_ f: InFlight, response received: ReceivedResponse?, error: String?, connected: Bool) {
         let p = f.pending
         let target = engine.target
         let result = FrontResult(
             pending: p, id: f.id, connectionID: connectionID,
-            client: ch == nil ? Endpoint(host: "0.0.0.0", port: 0) : clientEndpoint,
-            server: ch.flatMap { _ in serverEndpoint } ?? Endpoint(host: target.origin.host, port: target.origin.port),
+            client: connected ? clientEndpoint : Endpoint(host: "0.0.0.0", port: 0),
+            server: connected ? serverEndpoint ?? Endpoint(host: target.origin.host, port: target.origin.port)
+                : Endpoint(host: target.origin.host, port: target.origin.port),
             tls: target.origin.tls, sni: target.serverHostname, sequence: sequence, start: f.start,
             requestEnd: f.requestEnd, response: received, error: error, notes: f.notes)
         sequence += 1

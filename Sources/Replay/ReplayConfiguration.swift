@@ -68,6 +68,14 @@ public struct Shard: Sendable, Equatable {
     }
 }
 
+/// What carries a replay's client connections.
+public enum ClientTransport: String, Sendable, CaseIterable {
+    /// The replay's own epoll loops (`PollLoop`): the default for plain HTTP.
+    case poll
+    /// SwiftNIO's event loops and channels (TLS; and for comparison).
+    case nio
+}
+
 /// Everything a replay needs; `harness replay` builds one from its flags, `harness demo` and the
 /// tests build one directly.
 public struct ReplayConfiguration: Sendable {
@@ -125,6 +133,9 @@ public struct ReplayConfiguration: Sendable {
     public var gate = GateOptions()
     /// Diff the result against the recording at the end (off: `harness diff` runs later).
     public var diff = true
+    /// What carries the replay's connections to a plain-HTTP target (HTTPS targets always use
+    /// SwiftNIO). The environment's HARNESS_REPLAY_TRANSPORT=nio picks SwiftNIO too.
+    public var transport: ClientTransport = .poll
 
     public init(recordingPath: String, target: String, outputPath: String, backends: [BackendSpec] = []) {
         self.recordingPath = recordingPath

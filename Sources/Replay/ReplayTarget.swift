@@ -60,6 +60,16 @@ struct ReplayTarget: Sendable {
 
 /// Names the CONTRACT's error kinds: refused, reset, timeout.
 enum ConnectionFailure {
+    /// The kind of a system call's error number (`PollConnection`'s errors).
+    static func classify(errno e: Int32) -> String {
+        switch e {
+        case ECONNREFUSED: return "refused"
+        case ECONNRESET, EPIPE: return "reset"
+        case ETIMEDOUT: return "timeout"
+        default: return "error: \(IOError(errnoCode: e, reason: "socket"))"
+        }
+    }
+
     static func classify(_ error: any Error) -> String {
         if let e = error as? IOError {
             switch e.errnoCode {

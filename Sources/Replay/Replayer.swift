@@ -173,6 +173,14 @@ public final class Replayer: @unchecked Sendable {
         }
     }
 
+    /// Whether the replay's client connections run on `PollLoop`s: a plain-HTTP target whose
+    /// address the reachability check found, unless the configuration or
+    /// HARNESS_REPLAY_TRANSPORT=nio asks for SwiftNIO.
+    static func usesPollLoops(_ target: ReplayTarget, _ transport: ClientTransport) -> Bool {
+        guard target.sslContext == nil, target.address != nil, transport == .poll else { return false }
+        return ProcessInfo.processInfo.environment["HARNESS_REPLAY_TRANSPORT"] != "nio"
+    }
+
     private func replay(
         plan: RecordingPlan, selection: ReplaySelection, target: ReplayTarget, group: MultiThreadedEventLoopGroup
     ) async throws -> ReplaySummary {
@@ -229,8 +237,13 @@ public final class Replayer: @unchecked Sendable {
             }
         }
 
+        // Plain-HTTP targets get the replay's own epoll loops (`PollLoop`); HTTPS targets, and any
+        // target with HARNESS_REPLAY_TRANSPORT=nio, SwiftNIO's.
+        let pollGroup = try Self.usesPollLoops(target, config.transport) ? PollLoopGroup(count: System.coreCount) : nil
+        defer { pollGroup?.shutdownGracefully { _ in } }
         let engine = ReplayEngine(
-            group: group, target: target, configuration: config, recorder: recorder, matcher: matcher, counters: counters)
+            group: pollGroup ?? group, target: target, configuration: config, recorder: recorder, matcher: matcher,
+            counters: counters)
         let clock = ContinuousClock.now
         let progress = config.quiet || !Console.isTerminal(2) ? nil : startProgress(total: plan.total)
         let readerResult = ReaderThread.start(

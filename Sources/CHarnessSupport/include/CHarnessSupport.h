@@ -31,4 +31,32 @@ int harness_limit_malloc_arenas(int arenas);
 /// Hands free pages of every malloc arena back to the system (glibc; a no-op elsewhere).
 void harness_malloc_trim(void);
 
+/// An event as `harness_epoll_wait` reports it (epoll_event is packed on x86_64).
+struct harness_poll_event {
+    uint64_t data;
+    uint32_t events;
+};
+
+/// epoll_create1(EPOLL_CLOEXEC).
+int harness_epoll_create(void);
+/// epoll_ctl with `events` and `data` as the event's u64.
+int harness_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);
+/// epoll_wait into `out` (at most 256 events); returns the count, or -1 with errno.
+int harness_epoll_wait(int epfd, struct harness_poll_event *out, int max, int timeout_ms);
+/// A non-blocking eventfd; `harness_eventfd_signal` adds one, `harness_fd_drain` reads it back.
+int harness_eventfd(void);
+void harness_eventfd_signal(int fd);
+void harness_fd_drain(int fd);
+/// A non-blocking CLOCK_MONOTONIC timerfd; `harness_timerfd_set` arms it for an absolute
+/// deadline in nanoseconds (0 disarms).
+int harness_timerfd(void);
+int harness_timerfd_set(int fd, uint64_t deadline_ns);
+/// A non-blocking TCP socket (TCP_NODELAY) connecting to `address`: returns the descriptor and
+/// sets `*error` to 0 (connected) or EINPROGRESS; -1 with `*error` set when it failed at once.
+int harness_tcp_connect(const void *address, uint32_t length, int *error);
+/// The socket's pending error (SO_ERROR).
+int harness_socket_error(int fd);
+/// The socket's own (`peer` 0) or peer address as text and port; 0 on success.
+int harness_socket_name(int fd, int peer, char *host, size_t host_length, int *port);
+
 #endif
