@@ -1,3 +1,4 @@
+import Foundation
 import HarnessCore
 public import Diff
 
@@ -136,6 +137,14 @@ public struct ReplayConfiguration: Sendable {
     /// What carries the replay's connections to a plain-HTTP target (HTTPS targets always use
     /// SwiftNIO). The environment's HARNESS_REPLAY_TRANSPORT=nio picks SwiftNIO too.
     public var transport: ClientTransport = .poll
+    /// Event-loop threads for the replay's connections (nil: `defaultClientLoops`). One loop
+    /// moves 70-80k requests/s on this project's 2-core machine; the rest of the cores go to the
+    /// reader, the result writer, the diff and the simulated backends, and to a local target.
+    public var clientLoops: Int?
+
+    /// Half the cores, at least one: on 2 cores one loop beside a local nginx replays 15-25%
+    /// faster than two (docs/bench/replay.md, session 10).
+    public static var defaultClientLoops: Int { max(1, ProcessInfo.processInfo.activeProcessorCount / 2) }
 
     public init(recordingPath: String, target: String, outputPath: String, backends: [BackendSpec] = []) {
         self.recordingPath = recordingPath

@@ -200,8 +200,11 @@ final class ReplayEngine: @unchecked Sendable {
         self.concurrency = max(1, configuration.concurrency)
         self.readAhead = max(1024, 16 * max(1, configuration.concurrency))
         self.done = group.next().makePromise()
+        // `--client-loops` caps SwiftNIO's loops too (a `PollLoopGroup` has that many already).
         var loops: [LoopPumps] = []
-        for loop in group.makeIterator() { loops.append(LoopPumps(loop: loop)) }
+        for loop in group.makeIterator() where loops.count < configuration.clientLoops ?? Int.max {
+            loops.append(LoopPumps(loop: loop))
+        }
         self.pumps = loops.isEmpty ? [LoopPumps(loop: group.next())] : loops
     }
 

@@ -239,7 +239,7 @@ public final class Replayer: @unchecked Sendable {
 
         // Plain-HTTP targets get the replay's own epoll loops (`PollLoop`); HTTPS targets, and any
         // target with HARNESS_REPLAY_TRANSPORT=nio, SwiftNIO's.
-        let pollGroup = try Self.usesPollLoops(target, config.transport) ? PollLoopGroup(count: System.coreCount) : nil
+        let pollGroup = try Self.usesPollLoops(target, config.transport) ? PollLoopGroup(count: config.clientLoops ?? ReplayConfiguration.defaultClientLoops) : nil
         defer { pollGroup?.shutdownGracefully { _ in } }
         let engine = ReplayEngine(
             group: pollGroup ?? group, target: target, configuration: config, recorder: recorder, matcher: matcher,

@@ -53,6 +53,14 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(name: .customLong("concurrency"), help: "Recorded connections replayed at once.")
     var concurrency: Int = 64
 
+    @Option(
+        name: .customLong("client-loops"),
+        help: "Event-loop threads for the replay's connections (default: half the cores, at least one).")
+    var clientLoops: Int?
+
+    @Option(name: .customLong("transport"), help: "poll (the replay's own epoll loops; default) or nio (SwiftNIO) for a plain-HTTP target.")
+    var transport: String = "poll"
+
     @Option(name: .customLong("host-header"), help: "original (default), target, or a value.")
     var hostHeader: String = "original"
 
@@ -120,6 +128,14 @@ struct ReplayCommand: AsyncParsableCommand {
             config.maxRate = maxRate
             guard concurrency > 0 else { throw HarnessError(.usage, "--concurrency \(concurrency) must be at least 1") }
             config.concurrency = concurrency
+            if let clientLoops {
+                guard clientLoops > 0 else { throw HarnessError(.usage, "--client-loops \(clientLoops) must be at least 1") }
+                config.clientLoops = clientLoops
+            }
+            guard let t = ClientTransport(rawValue: transport) else {
+                throw HarnessError(.usage, "--transport '\(transport)' is poll or nio")
+            }
+            config.transport = t
             config.hostHeader = HostHeaderMode(parsing: hostHeader)
             config.insecure = insecure
             config.caPath = ca
