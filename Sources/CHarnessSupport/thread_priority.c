@@ -35,3 +35,14 @@ int harness_set_thread_normal(void) {
     return -1;
 #endif
 }
+
+#include <sys/prctl.h>
+
+int harness_set_thread_name(const char *name) {
+#ifdef PR_SET_NAME
+    return prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0);
+#else
+    (void)name;
+    return -1;
+#endif
+}

@@ -61,7 +61,11 @@ final class PollLoop: EventLoop, @unchecked Sendable {
     static let ctlDel: Int32 = 2
     static let ctlMod: Int32 = 3
 
+    /// The loop thread's name.
+    let name: String
+
     init(name: String) throws {
+        self.name = name
         epfd = harness_epoll_create()
         wakeFD = harness_eventfd()
         timerFD = harness_timerfd()
@@ -171,6 +175,8 @@ final class PollLoop: EventLoop, @unchecked Sendable {
     }
 
     private func run() {
+        // The kernel's thread name (15 bytes at most), for top, perf and /proc.
+        _ = harness_set_thread_name(name)
         threadID.store(UInt(pthread_self()), ordering: .relaxed)
         started.signal()
         let events = UnsafeMutableBufferPointer<harness_poll_event>.allocate(capacity: 256)
@@ -281,7 +287,7 @@ final class PollLoopGroup: EventLoopGroup, @unchecked Sendable {
 
     init(count: Int) throws {
         var loops: [PollLoop] = []
-        for i in 0..<max(1, count) { loops.append(try PollLoop(name: "harness-replay-\(i)")) }
+        for i in 0..<max(1, count) { loops.append(try PollLoop(name: "replay-loop-\(i)")) }
         self.loops = loops
     }
 

@@ -1,3 +1,4 @@
+import CHarnessSupport
 import Foundation
 import HarnessCore
 import NIOCore
@@ -25,6 +26,7 @@ final class ReaderThread: @unchecked Sendable {
     ) -> ReaderThread {
         let result = ReaderThread()
         let thread = Thread {
+            _ = harness_set_thread_name("replay-reader")
             do {
                 try result.read(
                     path: path, plan: plan, selection: selection, engine: engine, matcher: matcher, originIndex: originIndex,

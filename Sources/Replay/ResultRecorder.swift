@@ -100,6 +100,7 @@ public final class ResultRecorder: @unchecked Sendable {
         // The writer's work is not latency-sensitive; the event loops' is. At a lower priority it
         // never holds a core that a loop with a response to handle is waiting for.
         _ = harness_set_thread_nice(Self.writerNice)
+        _ = harness_set_thread_name("replay-writer")
         var batch: [Item] = []
         var sinceTrim = 0
         while true {

@@ -25,6 +25,9 @@ int harness_set_thread_idle(void);
 /// CAP_SYS_NICE or a permissive RLIMIT_NICE: -1 when the kernel refuses.
 int harness_set_thread_normal(void);
 
+/// Names the calling thread for the kernel (top, perf, /proc; 15 bytes kept). 0 on success.
+int harness_set_thread_name(const char *name);
+
 /// At most `arenas` glibc malloc arenas (M_ARENA_MAX); 0 on success, -1 elsewhere.
 int harness_limit_malloc_arenas(int arenas);
 
