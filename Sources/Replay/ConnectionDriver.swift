@@ -225,12 +225,17 @@ final class ConnectionDriver: @unchecked Sendable {
             connection.write(scratch, written: nil)
             inflight?.requestEnd = Clock.nowMicros()
         }
+        // A large request's buffer is not kept for the connection's next ones.
+        if scratch.capacity > Self.scratchKept { scratch = ByteBufferAllocator().buffer(capacity: 1024) }
         inflightDeadline = .now() + engine.requestTimeout
         armTimeout()
     }
 
     /// Requests with bodies up to this size take their end time when the flush returns.
     static let smallBody = 16 << 10
+
+    /// The largest serialization buffer a driver keeps between requests.
+    static let scratchKept = 64 << 10
 
     /// Bytes of the request line and header section, exactly as `serialize` writes them.
     static func headSize(_ r: Request) -> Int {

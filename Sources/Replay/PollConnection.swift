@@ -183,6 +183,8 @@ final class PollConnection: ClientConnection, PollWatcher, @unchecked Sendable {
         if readable { readAll() }
     }
 
+    func loopStopped() { close() }
+
     private func readAll() {
         let buffer = loop.readBuffer
         // A few reads per wake-up at most: a connection that keeps its socket full does not

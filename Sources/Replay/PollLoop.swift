@@ -10,6 +10,8 @@ import Synchronization
 /// and when it is writable.
 protocol PollWatcher: AnyObject {
     func pollEvent(readable: Bool, writable: Bool)
+    /// The loop is ending: close the descriptor.
+    func loopStopped()
 }
 
 /// The replay client's own event loop for plain-TCP targets: one thread over `epoll`, an
@@ -213,6 +215,10 @@ final class PollLoop: EventLoop, @unchecked Sendable {
             running.removeAll(keepingCapacity: true)
             if stop && local.isEmpty && lock.withLock({ remote.isEmpty }) { break }
         }
+        // Whatever is still open (a replay that ended early) closes with the loop.
+        for w in Array(watchers.values) { w.loopStopped() }
+        watchers = [:]
+        timerBodies = [:]
         let callbacks = lock.withLock { stopCallbacks }
         for (queue, callback) in callbacks { queue.async { callback(nil) } }
     }
