@@ -40,7 +40,11 @@ final class PollLoop: EventLoop, @unchecked Sendable {
     private var local: [() -> Void] = []
     private var running: [() -> Void] = []
     private var remoteRunning: [@Sendable () -> Void] = []
-    private var watchers: [Int32: any PollWatcher] = [:]
+    /// Each watched descriptor's registration: a generation (in the event's upper 32 bits) tells
+    /// a stale event of a closed descriptor from one of a new socket that reuses its number in
+    /// the same wake-up.
+    private var watchers: [Int32: (generation: UInt32, watcher: any PollWatcher)] = [:]
+    private var generation: UInt32 = 0
     private var timers = TimerHeap()
     private var timerBodies: [UInt64: () -> Void] = [:]
     private var armedDeadline: UInt64 = 0
@@ -149,12 +153,22 @@ final class PollLoop: EventLoop, @unchecked Sendable {
 
     /// Watches `fd` for input (and for output when `writable`).
     func register(_ fd: Int32, _ watcher: any PollWatcher, writable: Bool) -> Bool {
-        watchers[fd] = watcher
-        return harness_epoll_ctl(epfd, Self.ctlAdd, fd, Self.interest(writable: writable), UInt64(fd)) == 0
+        generation &+= 1
+        watchers[fd] = (generation, watcher)
+        guard harness_epoll_ctl(epfd, Self.ctlAdd, fd, Self.interest(writable: writable), Self.token(fd, generation)) == 0 else {
+            watchers[fd] = nil
+            return false
+        }
+        return true
     }
 
     func setWritable(_ fd: Int32, _ writable: Bool) {
-        _ = harness_epoll_ctl(epfd, Self.ctlMod, fd, Self.interest(writable: writable), UInt64(fd))
+        guard let g = watchers[fd]?.generation else { return }
+        _ = harness_epoll_ctl(epfd, Self.ctlMod, fd, Self.interest(writable: writable), Self.token(fd, g))
+    }
+
+    private static func token(_ fd: Int32, _ generation: UInt32) -> UInt64 {
+        UInt64(generation) << 32 | UInt64(UInt32(bitPattern: fd))
     }
 
     /// Stops watching `fd` (before it is closed; events of this wake-up for it are dropped).
@@ -191,15 +205,16 @@ final class PollLoop: EventLoop, @unchecked Sendable {
             let n = harness_epoll_wait(epfd, events.baseAddress, 256, local.isEmpty ? -1 : 0)
             if n < 0 && errno != EINTR { break }
             for i in 0..<max(0, Int(n)) {
-                let fd = Int32(truncatingIfNeeded: events[i].data)
+                let fd = Int32(bitPattern: UInt32(truncatingIfNeeded: events[i].data))
+                let generation = UInt32(truncatingIfNeeded: events[i].data >> 32)
                 let bits = events[i].events
                 if fd == wakeFD {
                     harness_fd_drain(wakeFD)
                 } else if fd == timerFD {
                     harness_fd_drain(timerFD)
                     armedDeadline = 0
-                } else if let w = watchers[fd] {
-                    w.pollEvent(readable: bits & readMask != 0, writable: bits & writeMask != 0)
+                } else if let w = watchers[fd], w.generation == generation {
+                    w.watcher.pollEvent(readable: bits & readMask != 0, writable: bits & writeMask != 0)
                 }
             }
             fireTimers()
@@ -216,7 +231,7 @@ final class PollLoop: EventLoop, @unchecked Sendable {
             if stop && local.isEmpty && lock.withLock({ remote.isEmpty }) { break }
         }
         // Whatever is still open (a replay that ended early) closes with the loop.
-        for w in Array(watchers.values) { w.loopStopped() }
+        for w in Array(watchers.values) { w.watcher.loopStopped() }
         watchers = [:]
         timerBodies = [:]
         let callbacks = lock.withLock { stopCallbacks }
