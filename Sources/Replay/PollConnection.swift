@@ -84,7 +84,7 @@ final class PollConnection: ClientConnection, PollWatcher, @unchecked Sendable {
         guard harness_socket_name(fd, peer ? 1 : 0, &host, host.count, &port) == 0 else {
             return Endpoint(host: "0.0.0.0", port: 0)
         }
-        let text = host.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        let text = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         return Endpoint(host: text, port: UInt16(truncatingIfNeeded: port))
     }
 

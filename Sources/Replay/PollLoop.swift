@@ -85,9 +85,8 @@ final class PollLoop: EventLoop, @unchecked Sendable {
             readBuffer.deallocate()
             throw IOError(errnoCode: e, reason: "epoll set-up")
         }
-        let thread = Thread { [self] in run() }
-        thread.name = name
-        thread.start()
+        // Named by `run()` for the kernel (Foundation's name does not reach it on Linux).
+        Thread { [self] in run() }.start()
         started.wait()
     }
 

@@ -2,7 +2,7 @@ import HarnessCore
 import NIOCore
 
 /// Feeds a SwiftNIO channel's bytes to its `ResponseReader` (HTTPS targets, and every target
-/// with `HARNESS_REPLAY_TRANSPORT=nio`). No HTTP codec in the pipeline: the request goes out as
+/// with `--transport nio`). No HTTP codec in the pipeline: the request goes out as
 /// bytes the driver serialized, the response comes in as bytes. Lives on the driver's loop.
 final class ReplayClientHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer

@@ -1,4 +1,4 @@
-import Foundation
+import NIOCore
 import HarnessCore
 public import Diff
 
@@ -135,7 +135,7 @@ public struct ReplayConfiguration: Sendable {
     /// Diff the result against the recording at the end (off: `harness diff` runs later).
     public var diff = true
     /// What carries the replay's connections to a plain-HTTP target (HTTPS targets always use
-    /// SwiftNIO). The environment's HARNESS_REPLAY_TRANSPORT=nio picks SwiftNIO too.
+    /// SwiftNIO).
     public var transport: ClientTransport = .poll
     /// Event-loop threads for the replay's connections (nil: `defaultClientLoops`). One loop
     /// moves 70-80k requests/s on this project's 2-core machine; the rest of the cores go to the
@@ -144,7 +144,7 @@ public struct ReplayConfiguration: Sendable {
 
     /// Half the cores, at least one: on 2 cores one loop beside a local nginx replays 15-25%
     /// faster than two (docs/bench/replay.md, session 10).
-    public static var defaultClientLoops: Int { max(1, ProcessInfo.processInfo.activeProcessorCount / 2) }
+    public static var defaultClientLoops: Int { max(1, System.coreCount / 2) }
 
     public init(recordingPath: String, target: String, outputPath: String, backends: [BackendSpec] = []) {
         self.recordingPath = recordingPath

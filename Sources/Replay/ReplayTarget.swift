@@ -60,25 +60,19 @@ struct ReplayTarget: Sendable {
 
 /// Names the CONTRACT's error kinds: refused, reset, timeout.
 enum ConnectionFailure {
-    /// The kind of a system call's error number (`PollConnection`'s errors).
-    static func classify(errno e: Int32) -> String {
+    /// The kind of a system call's error number (`PollConnection`'s errors, and SwiftNIO's
+    /// `IOError`s, described by `error` when the number has no kind of its own).
+    static func classify(errno e: Int32, error: (any Error)? = nil) -> String {
         switch e {
         case ECONNREFUSED: return "refused"
         case ECONNRESET, EPIPE: return "reset"
         case ETIMEDOUT: return "timeout"
-        default: return "error: \(IOError(errnoCode: e, reason: "socket"))"
+        default: return "error: \(error ?? IOError(errnoCode: e, reason: "socket"))"
         }
     }
 
     static func classify(_ error: any Error) -> String {
-        if let e = error as? IOError {
-            switch e.errnoCode {
-            case ECONNREFUSED: return "refused"
-            case ECONNRESET, EPIPE: return "reset"
-            case ETIMEDOUT: return "timeout"
-            default: return "error: \(e)"
-            }
-        }
+        if let e = error as? IOError { return classify(errno: e.errnoCode, error: e) }
         if let e = error as? ChannelError {
             switch e {
             case .connectTimeout: return "timeout"

@@ -174,11 +174,9 @@ public final class Replayer: @unchecked Sendable {
     }
 
     /// Whether the replay's client connections run on `PollLoop`s: a plain-HTTP target whose
-    /// address the reachability check found, unless the configuration or
-    /// HARNESS_REPLAY_TRANSPORT=nio asks for SwiftNIO.
+    /// address the reachability check found, unless `--transport nio` asks for SwiftNIO.
     static func usesPollLoops(_ target: ReplayTarget, _ transport: ClientTransport) -> Bool {
-        guard target.sslContext == nil, target.address != nil, transport == .poll else { return false }
-        return ProcessInfo.processInfo.environment["HARNESS_REPLAY_TRANSPORT"] != "nio"
+        target.sslContext == nil && target.address != nil && transport == .poll
     }
 
     private func replay(
@@ -238,8 +236,9 @@ public final class Replayer: @unchecked Sendable {
         }
 
         // Plain-HTTP targets get the replay's own epoll loops (`PollLoop`); HTTPS targets, and any
-        // target with HARNESS_REPLAY_TRANSPORT=nio, SwiftNIO's.
-        let pollGroup = try Self.usesPollLoops(target, config.transport) ? PollLoopGroup(count: config.clientLoops ?? ReplayConfiguration.defaultClientLoops) : nil
+        // target with `--transport nio`, SwiftNIO's.
+        let loops = config.clientLoops ?? ReplayConfiguration.defaultClientLoops
+        let pollGroup = try Self.usesPollLoops(target, config.transport) ? PollLoopGroup(count: loops) : nil
         defer { pollGroup?.shutdownGracefully { _ in } }
         let engine = ReplayEngine(
             group: pollGroup ?? group, target: target, configuration: config, recorder: recorder, matcher: matcher,

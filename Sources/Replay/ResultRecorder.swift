@@ -90,9 +90,8 @@ public final class ResultRecorder: @unchecked Sendable {
         }
         lock.unlock()
         if start {
-            let thread = Thread { [self] in run() }
-            thread.name = "harness-replay-writer"
-            thread.start()
+            // Named by `run()` for the kernel.
+            Thread { [self] in run() }.start()
         }
     }
 
