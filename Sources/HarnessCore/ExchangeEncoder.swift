@@ -1,8 +1,9 @@
 internal import CHarnessSupport
 import Glibc
 
-/// Turns exchanges into log records, keeping the per-segment tables (header-name dictionary and
-/// content-addressed bodies). Name and body records it needs are emitted before the exchange.
+/// The per-segment tables of the log's encoding (header-name dictionary, header-value table,
+/// content-addressed bodies). `ExchangeRecordWriter` writes exchanges through them; the name and
+/// body records an exchange needs are emitted before the exchange's own record.
 struct ExchangeEncoder {
     /// Header names: the static table's, then the segment's own (`LogFormat.staticNames.count` on).
     private var names = ExchangeEncoder.staticNames
@@ -12,8 +13,6 @@ struct ExchangeEncoder {
     private var bodies: [[UInt8]] = []
     /// Unique body bytes held in this segment (the writer starts a new segment past a limit).
     private(set) var segmentBodyBytes = 0
-    /// The exchange record under construction, kept between calls so its capacity is reused.
-    private var scratch = ByteWriter(capacity: 4096)
     /// The last body encoded and its index in `bodies`.
     private var lastBody: (bytes: [UInt8], index: Int)?
 
@@ -36,109 +35,7 @@ struct ExchangeEncoder {
         return index
     }()
 
-    /// Appends the records for `exchange` to `out`; returns how many records were written.
-    mutating func encode(_ e: borrowing Exchange, into out: inout ByteWriter) -> Int {
-        var records = 1
-        var body = ByteWriter(capacity: 0)
-        swap(&body, &scratch)
-        body.bytes.removeAll(keepingCapacity: true)
-        defer { swap(&body, &scratch) }
-        body.varint(e.id)
-        body.u8(e.leg.rawValue)
-        body.varint(e.connection.id)
-        body.string(e.connection.client.host)
-        body.varint(UInt64(e.connection.client.port))
-        body.string(e.connection.server.host)
-        body.varint(UInt64(e.connection.server.port))
-        var connFlags: UInt8 = e.connection.tls ? 1 : 0
-        if e.connection.sni != nil { connFlags |= 2 }
-        body.u8(connFlags)
-        if let sni = e.connection.sni { body.string(sni) }
-        body.varint(UInt64(e.sequence))
-        // Timing: request start absolute, the others as offsets from it; a presence byte says which exist.
-        let t = e.timing
-        var present: UInt8 = 0
-        if t.requestStart != 0 { present |= 1 }
-        if t.requestEnd != 0 { present |= 2 }
-        if t.responseStart != 0 { present |= 4 }
-        if t.responseEnd != 0 { present |= 8 }
-        body.u8(present)
-        if t.requestStart != 0 { body.zigzag(t.requestStart) }
-        if t.requestEnd != 0 { body.zigzag(t.requestEnd - t.requestStart) }
-        if t.responseStart != 0 { body.zigzag(t.responseStart - t.requestStart) }
-        if t.responseEnd != 0 { body.zigzag(t.responseEnd - t.requestStart) }
-
-        let r = e.request
-        body.string(r.method)
-        body.string(r.target)
-        body.u8(r.version.major << 4 | (r.version.minor & 0x0f))
-        records += encodeHeaders(r.headers, into: &body, records: &out)
-        records += encodeBody(r.body, into: &body, records: &out)
-        encodeTruncation(r.bodyTruncation, into: &body)
-        records += encodeHeaders(r.trailers, into: &body, records: &out)
-
-        if let resp = e.response {
-            body.u8(1)
-            body.varint(UInt64(resp.status))
-            body.string(resp.reason)
-            body.u8(resp.version.major << 4 | (resp.version.minor & 0x0f))
-            records += encodeHeaders(resp.headers, into: &body, records: &out)
-            records += encodeBody(resp.body, into: &body, records: &out)
-            encodeTruncation(resp.bodyTruncation, into: &body)
-            records += encodeHeaders(resp.trailers, into: &body, records: &out)
-            body.varint(UInt64(resp.interim.count))
-            for i in resp.interim {
-                body.varint(UInt64(i.status))
-                body.string(i.reason)
-                records += encodeHeaders(i.headers, into: &body, records: &out)
-            }
-        } else {
-            body.u8(0)
-        }
-        body.varint(UInt64(e.framing.rawValue))
-
-        let f = e.flags
-        var bits: UInt64 = 0
-        if f.incomplete { bits |= 1 }
-        if f.gapBytes != 0 { bits |= 2 }
-        if f.snaplenTruncated { bits |= 4 }
-        if f.parseError != nil { bits |= 8 }
-        if f.midStream { bits |= 16 }
-        if f.redacted { bits |= 32 }
-        if e.link != nil { bits |= 64 }
-        if e.replayOf != nil { bits |= 128 }
-        if e.tunnel != nil { bits |= 256 }
-        if e.error != nil { bits |= 512 }
-        if !e.annotations.isEmpty { bits |= 1024 }
-        body.varint(bits)
-        if f.gapBytes != 0 { body.varint(f.gapBytes) }
-        if let p = f.parseError {
-            body.varint(p.offset)
-            body.string(p.message)
-        }
-        if let link = e.link {
-            body.varint(link.frontID)
-            body.u8(link.confidence.rawValue)
-        }
-        if let r = e.replayOf { body.varint(r) }
-        if let tunnel = e.tunnel {
-            body.varint(tunnel.clientToServer)
-            body.varint(tunnel.serverToClient)
-        }
-        if let err = e.error { body.string(err) }
-        if !e.annotations.isEmpty {
-            body.varint(UInt64(e.annotations.count))
-            for a in e.annotations {
-                body.string(a.key)
-                body.string(a.value)
-            }
-        }
-        out.u8(LogFormat.RecordType.exchange.rawValue)
-        out.blob(body.bytes)
-        return records
-    }
-
-    private mutating func encodeHeaders(_ headers: Headers, into body: inout ByteWriter, records: inout ByteWriter)
+    mutating func encodeHeaders(_ headers: Headers, into body: inout ByteWriter, records: inout ByteWriter)
         -> Int
     {
         var added = 0
@@ -178,7 +75,7 @@ struct ExchangeEncoder {
     }
 
     /// Body reference: 0 is the empty body, k is the k-th body record of the segment (1-based).
-    private mutating func encodeBody(_ bytes: [UInt8], into body: inout ByteWriter, records: inout ByteWriter) -> Int {
+    mutating func encodeBody(_ bytes: [UInt8], into body: inout ByteWriter, records: inout ByteWriter) -> Int {
         if bytes.isEmpty {
             body.varint(0)
             return 0
@@ -207,7 +104,7 @@ struct ExchangeEncoder {
         return 1
     }
 
-    private func encodeTruncation(_ t: BodyTruncation?, into body: inout ByteWriter) {
+    func encodeTruncation(_ t: BodyTruncation?, into body: inout ByteWriter) {
         if let t {
             body.u8(1)
             body.varint(t.originalLength)

@@ -14,10 +14,14 @@ public protocol ExchangeSink: AnyObject {
     /// Adds a batch of exchanges, in order. A sink may build them later, on another thread (the
     /// background log writer does); the default appends them one by one at once.
     func append(batch: any ExchangeBatch) throws
+    /// Adds the exchange `source` describes. The log writer encodes its parts without building an
+    /// `Exchange`; the default builds it and appends that.
+    func append(source: some ExchangeRecordSource) throws
 }
 
 extension ExchangeSink {
     public func append(batch: any ExchangeBatch) throws { try batch.forEach { try append($0) } }
+    public func append(source: some ExchangeRecordSource) throws { try append(source.build()) }
 }
 
 /// Exchanges handed to a sink together, possibly built only when `forEach` runs (on the log
@@ -112,6 +116,18 @@ public final class LogWriter: ExchangeSink {
         }
     }
 
+    /// Adds the exchange `source` describes; without `background`, its parts are encoded as they
+    /// are (no `Exchange` is built).
+    public func append(source: some ExchangeRecordSource) throws {
+        guard !closed else { throw HarnessError(.io, "append after close", path: path) }
+        appended += 1
+        if let pipeline {
+            try pipeline.append(source.build())
+        } else {
+            try blocks.append(source: source)
+        }
+    }
+
     /// Writes the block in progress when it is older than the flush interval (call on a timer).
     public func flushIfDue() throws {
         if let pipeline {
@@ -152,9 +168,7 @@ final class LogBlockWriter {
     let options: LogWriterOptions
     private var fd: Int32
     private var fileClosed = false
-    private var encoder = ExchangeEncoder()
-    private var block = ByteWriter(capacity: 256 << 10)
-    private var blockRecords = 0
+    private var records = ExchangeRecordWriter()
     private var blockStartedAt: Int64 = 0
     private var startSegment = true
     private var scratch: [UInt8] = []
@@ -203,13 +217,25 @@ final class LogBlockWriter {
     deinit { closeFile() }
 
     func append(_ exchange: Exchange) throws {
-        if blockRecords == 0 { blockStartedAt = Clock.nowMicros() }
-        blockRecords += encoder.encode(exchange, into: &block)
+        if records.blockRecords == 0 { blockStartedAt = Clock.nowMicros() }
+        records.write(exchange)
+        try afterAppend()
+    }
+
+    func append(source: some ExchangeRecordSource) throws {
+        if records.blockRecords == 0 { blockStartedAt = Clock.nowMicros() }
+        source.write(to: &records)
+        try afterAppend()
+    }
+
+    /// After each exchange: the block goes out when it is full or old, the segment ends past its
+    /// body limit.
+    private func afterAppend() throws {
         appended += 1
-        if block.bytes.count >= options.blockSize || encoder.segmentBodyBytes >= options.segmentBodyLimit {
+        if records.block.bytes.count >= options.blockSize || records.segmentBodyBytes >= options.segmentBodyLimit {
             try writeBlock()
-            if encoder.segmentBodyBytes >= options.segmentBodyLimit {
-                encoder.resetSegment()
+            if records.segmentBodyBytes >= options.segmentBodyLimit {
+                records.resetSegment()
                 startSegment = true
             }
         } else if Clock.nowMicros() - blockStartedAt >= options.flushIntervalMicros {
@@ -218,11 +244,13 @@ final class LogBlockWriter {
     }
 
     func flushIfDue() throws {
-        if blockRecords > 0 && Clock.nowMicros() - blockStartedAt >= options.flushIntervalMicros { try writeBlock() }
+        if records.blockRecords > 0 && Clock.nowMicros() - blockStartedAt >= options.flushIntervalMicros {
+            try writeBlock()
+        }
     }
 
     func flush() throws {
-        if blockRecords > 0 { try writeBlock() }
+        if records.blockRecords > 0 { try writeBlock() }
     }
 
     /// Syncs and closes the file (idempotent).
@@ -236,7 +264,7 @@ final class LogBlockWriter {
     }
 
     private func writeBlock() throws {
-        let raw = block.bytes
+        let raw = records.block.bytes
         var codec = LogFormat.Codec.none
         var stored = raw
         if options.codec == .zstd && raw.count > 128 {
@@ -255,7 +283,7 @@ final class LogBlockWriter {
         var head = ByteWriter(capacity: LogFormat.blockHeaderSize)
         head.u32le(UInt32(stored.count))
         head.u32le(UInt32(raw.count))
-        head.u32le(UInt32(blockRecords))
+        head.u32le(UInt32(records.blockRecords))
         head.u8(codec.rawValue)
         head.u8(startSegment ? LogFormat.flagSegmentStart : 0)
         head.u16le(0)
@@ -265,8 +293,7 @@ final class LogBlockWriter {
         head.bytes.append(contentsOf: stored)
         try writeAll(head.bytes)
         startSegment = false
-        block.bytes.removeAll(keepingCapacity: true)
-        blockRecords = 0
+        records.clearBlock()
         flushed = appended
     }
 

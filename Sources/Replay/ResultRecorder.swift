@@ -42,11 +42,12 @@ public final class ResultRecorder: @unchecked Sendable {
         case exchange(Exchange)
         case front(FrontResult)
 
-        /// The exchange to write (a replayed front is built here, on the writer's thread).
-        func exchange() -> Exchange {
+        /// Appends it to `sink` (a replayed front is encoded from its parts, on the writer's
+        /// thread, with no `Exchange` built for the log).
+        func write(to sink: any ExchangeSink) throws {
             switch self {
-            case .exchange(let e): e
-            case .front(let f): f.build()
+            case .exchange(let e): try sink.append(e)
+            case .front(let f): try sink.append(source: f)
             }
         }
     }
@@ -116,7 +117,7 @@ public final class ResultRecorder: @unchecked Sendable {
             while let item = batch.popLast() {
                 guard error == nil else { continue }
                 do {
-                    try writer.append(item.exchange())
+                    try item.write(to: writer)
                     written += 1
                 } catch let e {
                     error = e
@@ -162,7 +163,7 @@ public final class ResultRecorder: @unchecked Sendable {
             if !started {
                 for item in queue where failure == nil {
                     do {
-                        try writer.append(item.exchange())
+                        try item.write(to: writer)
                         _written += 1
                     } catch {
                         failure = error
