@@ -112,7 +112,7 @@ public final class CaptureEngine {
             return
         }
         guard force || outbox.count >= Self.handOverCount || now - outboxSince >= Self.handOverMicros else { return }
-        let batch = FinishedBatch(items: outbox)
+        let batch = FinishedBatch(records: outbox)
         outbox = []
         outbox.reserveCapacity(Self.handOverCount)
         try sink.append(batch: batch)
@@ -262,8 +262,9 @@ extension CaptureEngine: ConnectionDelegate {
     func orphanResponse() { summary.orphanResponses += 1 }
 }
 
-/// A finished exchange waiting in the engine's outbox: built, or its parts (built when handed on).
-enum FinishedExchange: Sendable {
+/// A finished exchange waiting in the engine's outbox: built, or its parts (encoded or built when
+/// handed on).
+enum FinishedExchange: Sendable, ExchangeRecordSource {
     case built(Exchange)
     case parts(ExchangeParts)
 
@@ -273,14 +274,17 @@ enum FinishedExchange: Sendable {
         case .parts(let p): p.build()
         }
     }
+
+    func write(to w: inout ExchangeRecordWriter) {
+        switch self {
+        case .built(let e): w.write(e)
+        case .parts(let p): p.write(to: &w)
+        }
+    }
 }
 
-/// The engine's outbox handed to a sink in one piece; the sink builds the exchanges (the
-/// background log writer does it on its own thread).
+/// The engine's outbox handed to a sink in one piece; the sink encodes or builds the exchanges
+/// (the background log writer does it on its own thread).
 struct FinishedBatch: ExchangeBatch {
-    let items: [FinishedExchange]
-    var count: Int { items.count }
-    func forEach(_ body: (Exchange) throws -> Void) throws {
-        for i in items.indices { try body(items[i].build()) }
-    }
+    let records: [FinishedExchange]
 }

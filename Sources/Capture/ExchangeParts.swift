@@ -29,9 +29,10 @@ struct ExchangeParts: Sendable {
 
     var hasTruncatedBody: Bool { pending.request.truncation != nil || response?.truncation != nil }
 
-    func build() -> Exchange {
-        let p = pending
-        let q = p.request
+    /// The exchange's framing bits, flags, timing and notes, as `build()` and `write(to:)` record
+    /// them.
+    private func summary() -> (framing: Framing, flags: Flags, timing: Timing, annotations: [Annotation]) {
+        let q = pending.request
         var framing: Framing = []
         if q.chunked { framing.insert(.requestChunked) }
         if q.contentLength { framing.insert(.requestContentLength) }
@@ -39,13 +40,9 @@ struct ExchangeParts: Sendable {
         flags.incomplete = incomplete
         flags.gapBytes = gapBytes
         flags.snaplenTruncated = q.snaplenTruncated || (response?.snaplenTruncated ?? false)
-        flags.parseError = q.parseError ?? response?.parseError ?? p.responseParseError
+        flags.parseError = q.parseError ?? response?.parseError ?? pending.responseParseError
         flags.midStream = q.resynchronized || (response?.resynchronized ?? false)
-        let request = Request(
-            method: q.method, target: q.target, version: q.version, headers: q.headers, body: q.body,
-            bodyTruncation: q.truncation, trailers: q.trailers)
-        var timing = Timing(requestStart: q.startTime, requestEnd: p.requestDone ? q.endTime : 0)
-        var resp: Response?
+        var timing = Timing(requestStart: q.startTime, requestEnd: pending.requestDone ? q.endTime : 0)
         if let r = response {
             if r.chunked { framing.insert(.responseChunked) }
             if r.contentLength { framing.insert(.responseContentLength) }
@@ -56,13 +53,10 @@ struct ExchangeParts: Sendable {
                 framing.insert(.connectTunnel)
             }
             if Self.keepsAlive(q, r) { framing.insert(.keepAlive) }
-            resp = Response(
-                status: r.status, reason: r.reason, version: r.version, headers: r.headers, body: r.body,
-                bodyTruncation: r.truncation, trailers: r.trailers, interim: p.interim)
             timing.responseStart = r.startTime
             timing.responseEnd = r.endTime
         }
-        if p.continueSeen && q.headers.first("expect")?.lowercased() == "100-continue" { framing.insert(.continueSeen) }
+        if pending.continueSeen && q.headers.first("expect")?.lowercased() == "100-continue" { framing.insert(.continueSeen) }
         // A body with a hole keeps only the bytes before it: say how long it really was.
         var annotations: [Annotation] = []
         if q.gapBytes > 0 && q.bodyLength > UInt64(q.body.count) && q.truncation == nil {
@@ -71,9 +65,45 @@ struct ExchangeParts: Sendable {
         if let r = response, r.gapBytes > 0 && r.bodyLength > UInt64(r.body.count) && r.truncation == nil {
             annotations.append(Annotation("response_body_length", String(r.bodyLength)))
         }
+        return (framing, flags, timing, annotations)
+    }
+
+    func build() -> Exchange {
+        let (framing, flags, timing, annotations) = summary()
+        let p = pending
+        let q = p.request
+        let request = Request(
+            method: q.method, target: q.target, version: q.version, headers: q.headers, body: q.body,
+            bodyTruncation: q.truncation, trailers: q.trailers)
+        var resp: Response?
+        if let r = response {
+            resp = Response(
+                status: r.status, reason: r.reason, version: r.version, headers: r.headers, body: r.body,
+                bodyTruncation: r.truncation, trailers: r.trailers, interim: p.interim)
+        }
         return Exchange(
             id: p.id, leg: leg, connection: connection, sequence: p.sequence, timing: timing, request: request,
             response: resp, framing: framing, flags: flags, link: p.link, annotations: annotations)
+    }
+
+    /// The same exchange, written from the parsed messages where they are (no `Exchange` built).
+    func write(to w: inout ExchangeRecordWriter) {
+        let (framing, flags, timing, annotations) = summary()
+        w.head(id: pending.id, leg: leg, connection: connection, sequence: pending.sequence, timing: timing)
+        let q = pending.request
+        w.request(
+            method: q.method, target: q.target, version: q.version, headers: q.headers, body: q.body,
+            bodyTruncation: q.truncation, trailers: q.trailers)
+        if let r = response {
+            w.response(
+                status: r.status, reason: r.reason, version: r.version, headers: r.headers, body: r.body,
+                bodyTruncation: r.truncation, trailers: r.trailers, interim: pending.interim)
+        } else {
+            w.noResponse()
+        }
+        w.tail(
+            framing: framing, flags: flags, link: pending.link, replayOf: nil, tunnel: nil, error: nil,
+            annotations: annotations)
     }
 
     static func keepsAlive(_ q: HTTPMessage, _ r: HTTPMessage) -> Bool {

@@ -167,7 +167,7 @@ public struct ExchangeRecordWriter {
     }
 
     /// Writes `e`'s records.
-    mutating func write(_ e: borrowing Exchange) {
+    public mutating func write(_ e: borrowing Exchange) {
         head(id: e.id, leg: e.leg, connection: e.connection, sequence: e.sequence, timing: e.timing)
         request(
             method: e.request.method, target: e.request.target, version: e.request.version,

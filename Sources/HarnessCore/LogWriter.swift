@@ -24,12 +24,27 @@ extension ExchangeSink {
     public func append(source: some ExchangeRecordSource) throws { try append(source.build()) }
 }
 
-/// Exchanges handed to a sink together, possibly built only when `forEach` runs (on the log
-/// writer's thread), so the producer's thread does not build them.
+/// Exchanges handed to a sink together, as record sources: the log writer encodes their parts (on
+/// its own thread, with `background`), and other sinks build them, so the producer's thread does
+/// neither.
 public protocol ExchangeBatch: Sendable {
-    var count: Int { get }
+    associatedtype Record: ExchangeRecordSource
+    /// The exchanges, in order.
+    var records: [Record] { get }
+}
+
+extension ExchangeBatch {
+    public var count: Int { records.count }
+
     /// Builds and hands out each exchange, in order.
-    func forEach(_ body: (Exchange) throws -> Void) throws
+    public func forEach(_ body: (Exchange) throws -> Void) throws {
+        try records.withUnsafeBufferPointer { for i in $0.indices { try body($0[i].build()) } }
+    }
+}
+
+extension Exchange: ExchangeRecordSource {
+    public func build() -> Exchange { self }
+    public func write(to w: inout ExchangeRecordWriter) { w.write(self) }
 }
 
 /// How a `LogWriter` packs blocks.
@@ -112,7 +127,7 @@ public final class LogWriter: ExchangeSink {
         if let pipeline {
             try pipeline.append(batch: batch)
         } else {
-            try batch.forEach { try blocks.append($0) }
+            try blocks.append(batch: batch)
         }
     }
 
@@ -241,6 +256,11 @@ final class LogBlockWriter {
         } else if Clock.nowMicros() - blockStartedAt >= options.flushIntervalMicros {
             try writeBlock()
         }
+    }
+
+    /// Each of the batch's exchanges, encoded from its parts.
+    func append<B: ExchangeBatch>(batch: B) throws {
+        try batch.records.withUnsafeBufferPointer { for i in $0.indices { try append(source: $0[i]) } }
     }
 
     func flushIfDue() throws {

@@ -168,7 +168,7 @@ final class LogWriterPipeline: @unchecked Sendable {
                         for item in items {
                             switch item {
                             case .exchange(let e): try blocks.append(e)
-                            case .batch(let b): try b.forEach { try blocks.append($0) }
+                            case .batch(let b): try blocks.append(batch: b)
                             }
                         }
                     case .flush(let ticket):
