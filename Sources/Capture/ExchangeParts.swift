@@ -95,9 +95,7 @@ struct ExchangeParts: Sendable {
             method: q.method, target: q.target, version: q.version, headers: q.headers, body: q.body,
             bodyTruncation: q.truncation, trailers: q.trailers)
         if let r = response {
-            w.response(
-                status: r.status, reason: r.reason, version: r.version, headers: r.headers, body: r.body,
-                bodyTruncation: r.truncation, trailers: r.trailers, interim: pending.interim)
+            w.response(r, interim: pending.interim)
         } else {
             w.noResponse()
         }

@@ -94,3 +94,12 @@ struct BodyAccumulator {
 
     var truncated: Bool { hasher != nil }
 }
+
+extension ExchangeRecordWriter {
+    /// Writes `m` as the exchange's final response, after the `interim` ones.
+    public mutating func response(_ m: HTTPMessage, interim: [InterimResponse]) {
+        response(
+            status: m.status, reason: m.reason, version: m.version, headers: m.headers, body: m.body,
+            bodyTruncation: m.truncation, trailers: m.trailers, interim: interim)
+    }
+}

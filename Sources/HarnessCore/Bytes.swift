@@ -16,8 +16,15 @@ struct ByteWriter {
     mutating func varint(_ value: Int) { varint(UInt64(max(0, value))) }
     mutating func zigzag(_ value: Int64) { varint(UInt64(bitPattern: (value << 1) ^ (value >> 63))) }
     mutating func string(_ s: String) {
-        var s = s
-        s.withUTF8 { buf in
+        // Native strings lend their bytes as they are; only others (bridged) are copied first.
+        let done = s.utf8.withContiguousStorageIfAvailable { buf -> Bool in
+            varint(UInt64(buf.count))
+            bytes.append(contentsOf: buf)
+            return true
+        }
+        guard done == nil else { return }
+        var copy = s
+        copy.withUTF8 { buf in
             varint(UInt64(buf.count))
             bytes.append(contentsOf: buf)
         }

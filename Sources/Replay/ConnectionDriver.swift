@@ -214,7 +214,7 @@ final class ConnectionDriver: @unchecked Sendable {
         let bodyCount = p.request.body.count
         scratch.clear()
         scratch.reserveCapacity(p.headSize + bodyCount + 32)
-        Self.serialize(p.request, headSize: p.headSize, chunked: p.chunked, into: &scratch)
+        Self.serialize(p, into: &scratch)
         if bodyCount > Self.smallBody {
             connection.write(scratch) { [self] in
                 if inflight?.id == id { inflight?.requestEnd = Clock.nowMicros() }
@@ -247,22 +247,33 @@ final class ConnectionDriver: @unchecked Sendable {
         r.headers.first("Transfer-Encoding")?.lowercased().contains("chunked") == true
     }
 
-    /// As `serialize(_:headSize:chunked:into:)`, working the size and the chunking out from `r`.
+    /// As `serialize(_:into:)` for a request as it is (tests).
     static func serialize(_ r: Request, into b: inout ByteBuffer) {
-        serialize(r, headSize: headSize(r), chunked: isChunked(r), into: &b)
+        let prepared = OutgoingRequest.Prepared(
+            request: r, annotations: [], headSize: headSize(r), chunked: isChunked(r), framing: [])
+        serialize(
+            PendingRequest(
+                originalID: 0, connectionID: 0, prepared: prepared, originalStatus: nil, originalErrored: false, due: nil,
+                last: false),
+            into: &b)
     }
 
     /// The request as HTTP/1.x bytes: request line, headers as given (the framing headers were
     /// settled by `OutgoingRequest`), the body as is, or as one chunk plus the trailers when the
-    /// request is `chunked`. `size` is `headSize(r)`, worked out once on the reader thread.
-    static func serialize(_ r: Request, headSize size: Int, chunked: Bool, into b: inout ByteBuffer) {
-        b.writeWithUnsafeMutableBytes(minimumWritableBytes: size) {
-            HeadBytes.writeRequest(method: r.method, target: r.target, version: r.version, headers: r.headers, into: $0)
+    /// request is `chunked`. The head's size was worked out on the reader thread.
+    static func serialize(_ p: PendingRequest, into b: inout ByteBuffer) {
+        // The closure holds the request's object, not a copy of the request (a copy retained and
+        // released each of its strings and arrays, on the event loop, at every request).
+        b.writeWithUnsafeMutableBytes(minimumWritableBytes: p.headSize) { [p] in
+            HeadBytes.writeRequest(
+                method: p.request.method, target: p.request.target, version: p.request.version,
+                headers: p.request.headers, into: $0)
         }
-        guard chunked else {
-            if !r.body.isEmpty { b.writeBytes(r.body) }
+        guard p.chunked else {
+            if !p.request.body.isEmpty { b.writeBytes(p.request.body) }
             return
         }
+        let r = p.request
         if !r.body.isEmpty {
             b.writeString(String(r.body.count, radix: 16))
             b.writeString("\r\n")

@@ -74,10 +74,7 @@ extension FrontResult: ExchangeRecordSource {
             headers: q.request.headers, body: q.request.body, bodyTruncation: q.request.bodyTruncation,
             trailers: q.request.trailers)
         if let r = response {
-            let m = r.message
-            w.response(
-                status: m.status, reason: m.reason, version: m.version, headers: m.headers, body: m.body,
-                bodyTruncation: m.truncation, trailers: m.trailers, interim: r.interim)
+            w.response(r.message, interim: r.interim)
         } else {
             w.noResponse()
         }

@@ -35,18 +35,26 @@ final class PendingRequest: Sendable {
     /// The last request of its recorded connection: the replayed connection closes after it.
     let last: Bool
 
-    init(exchange e: borrowing Exchange, outgoing: OutgoingRequest, due: NIODeadline?, last: Bool = false) {
-        originalID = e.id
-        connectionID = e.connection.id
-        let r = outgoing.prepare(e.request)
-        request = r.request
-        annotations = r.annotations
+    convenience init(exchange e: borrowing Exchange, outgoing: OutgoingRequest, due: NIODeadline?, last: Bool = false) {
+        self.init(
+            originalID: e.id, connectionID: e.connection.id, prepared: outgoing.prepare(e.request),
+            originalStatus: e.response?.status, originalErrored: e.error != nil, due: due, last: last)
+    }
+
+    init(
+        originalID: UInt64, connectionID: UInt64, prepared r: consuming OutgoingRequest.Prepared, originalStatus: UInt16?,
+        originalErrored: Bool, due: NIODeadline?, last: Bool
+    ) {
+        self.originalID = originalID
+        self.connectionID = connectionID
+        isConnect = r.request.method.caseInsensitiveEquals("CONNECT")
         headSize = r.headSize
         chunked = r.chunked
         framing = r.framing
-        isConnect = r.request.method.caseInsensitiveEquals("CONNECT")
-        originalStatus = e.response?.status
-        originalErrored = e.error != nil
+        annotations = r.annotations
+        request = r.request
+        self.originalStatus = originalStatus
+        self.originalErrored = originalErrored
         self.due = due
         self.last = last
     }
