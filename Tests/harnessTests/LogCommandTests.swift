@@ -74,6 +74,36 @@ import Testing
         }
     }
 
+    /// CONTRACT.md: a usage error is exit 2 with a message, whether the argument parser finds it
+    /// (an unknown flag, a missing argument, a failed validation) or the command does.
+    @Test func usageErrorsAreExitTwo() throws {
+        let dir = TempDir()
+        for args in [["capture", "--no-such-flag"], ["replay"], ["capture", "-r", dir.file("x.pcap"), "--count", "0"],
+                     ["log", "synth", "--connections", "0", "-o", dir.file("s.log")],
+                     ["log", "synth", "--codec", "lz4", "-o", dir.file("s.log")]] {
+            let r = try Run.harness(args)
+            #expect(r.status == 2, "\(args): \(r.stderr)")
+            #expect(!r.stderr.isEmpty, "\(args)")
+        }
+        #expect(try Run.harness(["--help"]).status == 0)
+    }
+
+    /// `log synth --connections N`: the fronts go round-robin over N keep-alive connections, each
+    /// in its order, as a load generator's N connections carry them.
+    @Test func synthSpreadsFrontsOverConnections() throws {
+        let dir = TempDir()
+        let r = try Run.harness(["log", "synth", "--count", "50", "--front-only", "--connections", "4", "-o", dir.file("k.log")])
+        #expect(r.status == 0, "\(r.stderr)")
+        let fronts = try LogFile.readAll(dir.file("k.log")).exchanges
+        #expect(fronts.count == 50)
+        #expect(Set(fronts.map(\.connection.id)) == [1, 2, 3, 4])
+        for (i, e) in fronts.enumerated() {
+            #expect(e.connection.id == UInt64(i % 4 + 1) && e.sequence == UInt32(i / 4))
+        }
+        // One client address per connection.
+        #expect(Set(fronts.map { "\($0.connection.id) \($0.connection.client)" }).count == 4)
+    }
+
     @Test(arguments: ["har", "gor"])
     func exportImportThroughTheCLI(format: String) throws {
         let dir = TempDir()
