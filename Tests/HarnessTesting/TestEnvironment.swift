@@ -103,24 +103,25 @@ public enum Run {
         p.standardOutput = outPipe
         p.standardError = errPipe
         p.standardInput = inPipe
-        let outData = LockedData()
-        let errData = LockedData()
-        outPipe.fileHandleForReading.readabilityHandler = { outData.append($0.availableData) }
-        errPipe.fileHandleForReading.readabilityHandler = { errData.append($0.availableData) }
         try p.run()
+        // Each pipe is drained by a thread of its own with blocking reads. Not `readabilityHandler`:
+        // its dispatch source is cancelled asynchronously, and the pipe's descriptor could be
+        // closed (and its number reused) while libdispatch's epoll still held it, which crashed
+        // the test process in `_dispatch_event_loop_drain` (seen once in CI; the known libdispatch
+        // race of swiftlang/swift-subprocess#47).
+        let out = PipeDrain(outPipe.fileHandleForReading)
+        let err = PipeDrain(errPipe.fileHandleForReading)
         if let stdin { inPipe.fileHandleForWriting.write(stdin) }
         try? inPipe.fileHandleForWriting.close()
         let deadline = Date().addingTimeInterval(timeout)
         while p.isRunning && Date() < deadline { usleep(10_000) }
         if p.isRunning { kill(p.processIdentifier, SIGKILL) }
         p.waitUntilExit()
-        outPipe.fileHandleForReading.readabilityHandler = nil
-        errPipe.fileHandleForReading.readabilityHandler = nil
-        outData.append(outPipe.fileHandleForReading.readDataToEndOfFile())
-        errData.append(errPipe.fileHandleForReading.readDataToEndOfFile())
+        // A daemon the child left behind may hold the pipes open: take what came by then.
+        let drained = Date().addingTimeInterval(10)
         return ProcessResult(
-            status: p.terminationStatus, stdout: String(decoding: outData.data, as: UTF8.self),
-            stderr: String(decoding: errData.data, as: UTF8.self))
+            status: p.terminationStatus, stdout: String(decoding: out.data(waitingUntil: drained), as: UTF8.self),
+            stderr: String(decoding: err.data(waitingUntil: drained), as: UTF8.self))
     }
 
     /// Runs the built `harness` with `arguments`.
@@ -130,12 +131,40 @@ public enum Run {
     }
 }
 
-final class LockedData: @unchecked Sendable {
-    // Guarded by `lock`.
+/// Reads a pipe to its end on a thread of its own (plain `read(2)`, no dispatch source). The
+/// thread holds the file handle, so the descriptor stays open until the thread is done with it.
+final class PipeDrain: @unchecked Sendable {
+    private let condition = NSCondition()
+    // Guarded by `condition`.
     private var storage = Data()
-    private let lock = NSLock()
-    func append(_ d: Data) { lock.withLock { storage.append(d) } }
-    var data: Data { lock.withLock { storage } }
+    private var ended = false
+
+    init(_ handle: FileHandle) {
+        Thread { [self] in
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                condition.lock()
+                storage.append(contentsOf: buffer[0..<n])
+                condition.unlock()
+            }
+            condition.lock()
+            ended = true
+            condition.broadcast()
+            condition.unlock()
+            withExtendedLifetime(handle) {}
+        }.start()
+    }
+
+    /// What was read once the pipe ended, or by `deadline`.
+    func data(waitingUntil deadline: Date) -> Data {
+        condition.lock()
+        defer { condition.unlock() }
+        while !ended && condition.wait(until: deadline) {}
+        return storage
+    }
 }
 
 /// A free TCP port on 127.0.0.1 (bind to port 0, read it back, close).
