@@ -56,7 +56,10 @@ struct LogImport: AsyncParsableCommand {
             do {
                 switch format {
                 case .har:
-                    for e in try HARImporter.read(path: file) { try writer.append(e); count += 1 }
+                    try HARImporter.forEach(path: file) { e in
+                        try writer.append(e)
+                        count += 1
+                    }
                 case .gor:
                     let r = try GoReplayFormat.Reader(path: file)
                     while let e = try r.next() { try writer.append(e); count += 1 }

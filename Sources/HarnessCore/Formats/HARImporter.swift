@@ -9,40 +9,89 @@ import Foundation
 /// (`:authority`, ...) are dropped; `Host` is taken from the URL when missing.
 public enum HARImporter {
     public static func read(path: String) throws -> [Exchange] {
-        try read(bytes: try InputStream(path: path).readAll(), path: path)
+        var out: [Exchange] = []
+        try forEach(path: path) { out.append($0) }
+        return out
+    }
+
+    /// Reads a HAR file entry by entry (gzip'd or `-` for stdin too): one entry's objects are held
+    /// at a time, never the whole document's.
+    public static func forEach(path: String, _ body: (Exchange) throws -> Void) throws {
+        let input = try InputStream(path: path)
+        var importer = EntryImporter(path: path)
+        while true {
+            let chunk = try input.read()
+            if chunk.isEmpty { break }
+            try importer.feed(chunk, body)
+        }
+        try importer.finish()
     }
 
     /// Reads a HAR document held in memory; `path` names it in errors.
     public static func read(bytes: [UInt8], path: String = "<memory>") throws -> [Exchange] {
-        let root: Any
-        do {
-            root = try JSONSerialization.jsonObject(with: Data(bytes))
-        } catch {
-            let offset = (error as NSError).userInfo["NSJSONSerializationErrorIndex"] as? Int
-            throw HarnessError(.badInput, "not valid JSON (\((error as NSError).localizedDescription))", path: path,
-                               location: offset.map { "byte offset \($0)" })
-        }
-        guard let log = (root as? [String: Any])?["log"] as? [String: Any], let entries = log["entries"] as? [Any] else {
-            throw HarnessError(.badInput, "not a HAR file: no log.entries array", path: path)
-        }
         var out: [Exchange] = []
-        out.reserveCapacity(entries.count)
+        var importer = EntryImporter(path: path)
+        try importer.feed(bytes) { out.append($0) }
+        try importer.finish()
+        return out
+    }
+
+    /// The document's entries, as the splitter finds them, parsed and numbered.
+    private struct EntryImporter {
+        let path: String
+        var splitter = HAREntrySplitter()
+        var index = 0
         var nextID: UInt64 = 1
         var connIDs: [String: UInt64] = [:]
-        for (index, any) in entries.enumerated() {
+
+        init(path: String) { self.path = path }
+
+        mutating func feed(_ bytes: [UInt8], _ body: (Exchange) throws -> Void) throws {
+            // Taken out while it runs: each entry it finds updates the rest of `self`.
+            var s = HAREntrySplitter()
+            swap(&s, &splitter)
+            defer { swap(&s, &splitter) }
+            do {
+                try bytes.withUnsafeBytes { raw in
+                    try s.feed(raw) { entryBytes, start in try entry(entryBytes, at: start, body) }
+                }
+            } catch let f as HAREntrySplitter.Failure {
+                throw HarnessError(.badInput, "not a valid HAR file: \(f.message)", path: path, location: "byte offset \(f.offset)")
+            }
+        }
+
+        func finish() throws {
+            do {
+                try splitter.finish()
+            } catch let f as HAREntrySplitter.Failure {
+                throw HarnessError(.badInput, f.message, path: path, location: "byte offset \(f.offset)")
+            }
+        }
+
+        private mutating func entry(_ bytes: [UInt8], at start: UInt64, _ body: (Exchange) throws -> Void) throws {
+            defer { index += 1 }
+            let any: Any
+            do {
+                any = try JSONSerialization.jsonObject(with: Data(bytes))
+            } catch {
+                let offset = (error as NSError).userInfo["NSJSONSerializationErrorIndex"] as? Int
+                throw HarnessError(
+                    .badInput, "not valid JSON (\((error as NSError).localizedDescription))", path: path,
+                    location: "entry #\(index), byte offset \(start + UInt64(offset ?? 0))")
+            }
             guard let entry = any as? [String: Any] else {
                 throw HarnessError(.badInput, "entry is not an object", path: path, location: "entry #\(index)")
             }
+            var e: Exchange
             do {
-                var e = try exchange(entry, fallbackID: nextID, connIDs: &connIDs)
-                if entry["_id"] == nil { e.id = nextID }
-                nextID = max(nextID, e.id) + 1
-                out.append(e)
+                e = try exchange(entry, fallbackID: nextID, connIDs: &connIDs)
             } catch let error as HarnessError {
                 throw HarnessError(.badInput, error.message, path: path, location: "entry #\(index)")
             }
+            if entry["_id"] == nil { e.id = nextID }
+            nextID = max(nextID, e.id) + 1
+            try body(e)
         }
-        return out
     }
 
     private static func exchange(_ entry: [String: Any], fallbackID: UInt64, connIDs: inout [String: UInt64]) throws -> Exchange {
