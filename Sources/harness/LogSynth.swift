@@ -20,11 +20,11 @@ struct LogSynth: AsyncParsableCommand {
     func run() async throws {
         try await withExitCodes {
             guard let c = LogFormat.Codec.named(codec) else { throw HarnessError(.usage, "--codec takes zstd or none") }
+            if let n = connections, n < 1 { throw HarnessError(.usage, "--connections takes a count of at least 1") }
             var header = LogHeader()
             header["source"] = "synthetic"
             header["original_host"] = "www.example.com"
             let writer = try LogWriter(path: output, header: header, options: LogWriterOptions(codec: c))
-            if let n = connections, n < 1 { throw HarnessError(.usage, "--connections takes a count of at least 1") }
             var gen = SyntheticTraffic(seed: seed, uniqueBodies: uniqueBodies)
             for i in 0..<max(0, count) {
                 let (front, b) = gen.next()

@@ -105,6 +105,13 @@ import Testing
         #expect(error?.description.contains("entry #0") == true, "\(error?.description ?? "")")
     }
 
+    /// A key too long to be ours is still a key: the string after it is its value.
+    @Test func anOverlongKeyDoesNotShiftTheKeys() throws {
+        let long = String(repeating: "k", count: 200)
+        let text = #"{"log": {""# + long + #"": "entries", "entries": [{"request": {"method": "GET", "url": "http://h/x"}}]}}"#
+        #expect(try HARImporter.read(bytes: Array(text.utf8)).map(\.request.target) == ["/x"])
+    }
+
     @Test func deepNestingOutsideEntriesIsRefused() throws {
         let text = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
         let error = #expect(throws: HarnessError.self) { try HARImporter.read(bytes: Array(text.utf8)) }

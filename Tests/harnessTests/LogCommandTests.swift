@@ -85,6 +85,8 @@ import Testing
             #expect(r.status == 2, "\(args): \(r.stderr)")
             #expect(!r.stderr.isEmpty, "\(args)")
         }
+        // A refused synth leaves no file behind.
+        #expect(!FileManager.default.fileExists(atPath: dir.file("s.log")))
         #expect(try Run.harness(["--help"]).status == 0)
     }
 

@@ -63,11 +63,12 @@ struct HAREntrySplitter {
                     inString = false
                     if capturingKey {
                         capturingKey = false
+                        // An overlong key is kept as its first bytes: it matches none of ours.
                         stack[stack.count - 1].key = key
                         stack[stack.count - 1].expectingKey = false
                     }
-                } else if capturingKey {
-                    if key.count < Self.maxKeyBytes { key.append(b) } else { capturingKey = false }
+                } else if capturingKey && key.count <= Self.maxKeyBytes {
+                    key.append(b)
                 }
                 i += 1
                 continue
