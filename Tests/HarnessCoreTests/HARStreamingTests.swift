@@ -112,6 +112,26 @@ import Testing
         #expect(try HARImporter.read(bytes: Array(text.utf8)).map(\.request.target) == ["/x"])
     }
 
+    /// The exporters' string escaping, checked against Foundation's JSON parser: every string
+    /// reads back as itself, and the escapes are the short ones.
+    @Test func jsonEscapingReadsBackThroughFoundation() throws {
+        let cases = [
+            "", "plain", "quote \" and backslash \\", "\n\r\t", "\u{01}\u{1f}\u{7f}", "héllo wörld", "🐵 {[\"]}",
+            String(repeating: "ab\"", count: 1000), "\u{2028}\u{2029}", "tail\\",
+        ]
+        for c in cases {
+            var json = ""
+            JSONWriter.escape(c, into: &json)
+            let back = try JSONSerialization.jsonObject(with: Data("[\(json)]".utf8)) as? [String]
+            #expect(back == [c], "\(json)")
+        }
+        var json = ""
+        JSONWriter.escape("a\"b\\c\nd\u{01}", into: &json)
+        #expect(json == #""a\"b\\c\nd\u0001""#)
+        #expect(Base64.encode(Array("hello, world!".utf8)) == "aGVsbG8sIHdvcmxkIQ==")
+        #expect(Base64.decode(Base64.encode(Array(0...255))) == Array(0...255))
+    }
+
     @Test func deepNestingOutsideEntriesIsRefused() throws {
         let text = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
         let error = #expect(throws: HarnessError.self) { try HARImporter.read(bytes: Array(text.utf8)) }

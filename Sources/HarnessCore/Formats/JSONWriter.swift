@@ -72,36 +72,41 @@ public struct JSONWriter {
     }
 
     /// Appends `s` as a quoted JSON string.
+    ///
+    /// Works on the UTF-8 bytes: only ASCII bytes ever need escaping (`"`, `\`, controls), and the
+    /// bytes of other characters pass through as they are. (Walking unicode scalars and appending
+    /// scalar slices was most of a HAR export's time.)
     public static func escape(_ s: String, into out: inout String) {
-        out += "\""
-        var plainStart = s.unicodeScalars.startIndex
-        var i = plainStart
-        let scalars = s.unicodeScalars
-        while i != scalars.endIndex {
-            let c = scalars[i]
-            let replacement: String?
-            switch c {
-            case "\"": replacement = "\\\""
-            case "\\": replacement = "\\\\"
-            case "\n": replacement = "\\n"
-            case "\r": replacement = "\\r"
-            case "\t": replacement = "\\t"
-            default:
-                if c.value < 0x20 {
-                    let hex = String(c.value, radix: 16)
-                    replacement = "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    replacement = nil
-                }
-            }
-            if let replacement {
-                out.unicodeScalars.append(contentsOf: scalars[plainStart..<i])
-                out += replacement
-                plainStart = scalars.index(after: i)
-            }
-            i = scalars.index(after: i)
+        var bytes: [UInt8] = []
+        if s.utf8.withContiguousStorageIfAvailable({ escapeBytes($0, into: &bytes) }) == nil {
+            var copy = s
+            copy.withUTF8 { escapeBytes($0, into: &bytes) }
         }
-        out.unicodeScalars.append(contentsOf: scalars[plainStart..<scalars.endIndex])
-        out += "\""
+        out += String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    private static func escapeBytes(_ src: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
+        out.reserveCapacity(src.count + 2)
+        out.append(0x22)
+        var plainStart = 0
+        for i in 0..<src.count {
+            let c = src[i]
+            guard c < 0x20 || c == 0x22 || c == 0x5C else { continue }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: src[plainStart..<i]))
+            plainStart = i + 1
+            switch c {
+            case 0x22: out.append(contentsOf: [0x5C, 0x22])
+            case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
+            case 0x0A: out.append(contentsOf: [0x5C, 0x6E])
+            case 0x0D: out.append(contentsOf: [0x5C, 0x72])
+            case 0x09: out.append(contentsOf: [0x5C, 0x74])
+            default:
+                out.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hexDigits[Int(c >> 4)], hexDigits[Int(c & 15)]])
+            }
+        }
+        out.append(contentsOf: UnsafeBufferPointer(rebasing: src[plainStart..<src.count]))
+        out.append(0x22)
     }
 }
