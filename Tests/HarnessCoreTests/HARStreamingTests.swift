@@ -136,5 +136,9 @@ import Testing
         let text = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
         let error = #expect(throws: HarnessError.self) { try HARImporter.read(bytes: Array(text.utf8)) }
         #expect(error?.description.contains("nested deeper") == true)
+        // Inside an entry too: a frame is held per level.
+        let deep = #"{"log": {"entries": [{"a": "# + String(repeating: "[", count: 100_000)
+        let inEntry = #expect(throws: HarnessError.self) { try HARImporter.read(bytes: Array(deep.utf8)) }
+        #expect(inEntry?.description.contains("nested deeper than 512") == true, "\(inEntry?.description ?? "")")
     }
 }

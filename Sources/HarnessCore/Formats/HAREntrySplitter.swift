@@ -15,8 +15,10 @@ struct HAREntrySplitter {
         var key: [UInt8] = []
     }
 
-    /// The deepest nesting accepted outside an entry (a HAR needs 3).
+    /// The deepest nesting accepted outside an entry (a HAR needs 3), and inside one (a frame per
+    /// level is held: hostile nesting must not grow it with the entry).
     static let maxDepth = 64
+    static let maxEntryDepth = 512
     /// The largest entry accepted (bodies are inline in a HAR; 1 GiB is far past any real one).
     static let maxEntryBytes = 1 << 30
     /// Longer keys are not ours to match.
@@ -95,8 +97,9 @@ struct HAREntrySplitter {
                 let opensEntries =
                     !inEntry && b == 0x5B && stack.count == 2 && stack[0].isObject && stack[0].key == Self.logKey
                     && stack[1].isObject && stack[1].key == Self.entriesKey
-                if !inEntry && stack.count >= Self.maxDepth {
-                    throw Failure(message: "JSON nested deeper than \(Self.maxDepth) levels", offset: at)
+                let limit = inEntry ? Self.maxEntryDepth : Self.maxDepth
+                if stack.count >= limit {
+                    throw Failure(message: "JSON nested deeper than \(limit) levels", offset: at)
                 }
                 stack.append(Frame(isObject: b == 0x7B, expectingKey: b == 0x7B))
                 if opensEntries {
