@@ -231,21 +231,13 @@ final class LogBlockWriter {
 
     deinit { closeFile() }
 
-    func append(_ exchange: Exchange) throws {
-        if records.blockRecords == 0 { blockStartedAt = Clock.nowMicros() }
-        records.write(exchange)
-        try afterAppend()
-    }
+    func append(_ exchange: Exchange) throws { try append(source: exchange) }
 
+    /// Encodes the exchange; the block goes out when it is full or old, the segment ends past its
+    /// body limit.
     func append(source: some ExchangeRecordSource) throws {
         if records.blockRecords == 0 { blockStartedAt = Clock.nowMicros() }
         source.write(to: &records)
-        try afterAppend()
-    }
-
-    /// After each exchange: the block goes out when it is full or old, the segment ends past its
-    /// body limit.
-    private func afterAppend() throws {
         appended += 1
         if records.block.bytes.count >= options.blockSize || records.segmentBodyBytes >= options.segmentBodyLimit {
             try writeBlock()
