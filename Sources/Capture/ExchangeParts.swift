@@ -106,14 +106,11 @@ struct ExchangeParts: Sendable {
 
     static func keepsAlive(_ q: HTTPMessage, _ r: HTTPMessage) -> Bool {
         if r.closeDelimited { return false }
-        let qc = q.fieldMask & HTTPHeadParser.maskConnection != 0
-        let rc = r.fieldMask & HTTPHeadParser.maskConnection != 0
-        if (qc && q.headers.containsToken("connection", "close")) || (rc && r.headers.containsToken("connection", "close")) {
-            return false
-        }
+        let close = HTTPHeadParser.tokenClose
+        if q.hasConnectionToken(close) || r.hasConnectionToken(close) { return false }
         if r.version.minor == 0 || q.version.minor == 0 {
-            return (qc && q.headers.containsToken("connection", "keep-alive"))
-                || (rc && r.headers.containsToken("connection", "keep-alive"))
+            let keep = HTTPHeadParser.tokenKeepAlive
+            return q.hasConnectionToken(keep) || r.hasConnectionToken(keep)
         }
         return true
     }

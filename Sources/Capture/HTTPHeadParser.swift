@@ -325,36 +325,84 @@ enum HTTPHeadParser {
         return nil
     }
 
-    static func requestBodyMode(_ headers: Headers, mask: UInt8 = 0xff) -> Result<BodyMode, ParseFailure> {
-        if mask & (maskTransferEncoding | maskContentLength) == 0 { return .success(.none) }
+    /// What the Transfer-Encoding and Content-Length fields of `headers` say (the `mask` bits
+    /// tell which may be present).
+    static func fieldFraming(_ headers: Headers, mask: UInt8 = 0xff) -> FieldFraming {
+        if mask & (maskTransferEncoding | maskContentLength) == 0 { return .absent }
         if mask & maskTransferEncoding != 0, let codings = lowercasedCodings(headers) {
-            guard codings.last == "chunked" else {
-                return .failure(ParseFailure("request Transfer-Encoding does not end in chunked"))
-            }
-            return .success(.chunked)
+            return codings.last == "chunked" ? .chunked : .otherCoding
         }
         switch contentLength(headers) {
-        case .failure(let e): return .failure(e)
-        case .success(let n): return .success(n.map { $0 == 0 ? .none : .length($0) } ?? .none)
+        case .failure(let e): return .invalid(e.message)
+        case .success(let n): return n.map { .length($0) } ?? .absent
+        }
+    }
+
+    static func requestBodyMode(_ headers: Headers, mask: UInt8 = 0xff) -> Result<BodyMode, ParseFailure> {
+        requestBodyMode(fieldFraming(headers, mask: mask))
+    }
+
+    static func requestBodyMode(_ framing: FieldFraming) -> Result<BodyMode, ParseFailure> {
+        switch framing {
+        case .absent: .success(.none)
+        case .chunked: .success(.chunked)
+        case .otherCoding: .failure(ParseFailure("request Transfer-Encoding does not end in chunked"))
+        case .length(let n): .success(n == 0 ? .none : .length(n))
+        case .invalid(let message): .failure(ParseFailure(message))
         }
     }
 
     static func responseBodyMode(status: UInt16, requestMethod: String?, headers: Headers, mask: UInt8 = 0xff)
         -> Result<BodyMode, ParseFailure>
     {
+        responseBodyMode(status: status, requestMethod: requestMethod) { fieldFraming(headers, mask: mask) }
+    }
+
+    /// The body mode of a response; `framing` is asked only when the status and method leave it
+    /// open.
+    static func responseBodyMode(status: UInt16, requestMethod: String?, framing: () -> FieldFraming)
+        -> Result<BodyMode, ParseFailure>
+    {
         if status == 101 { return .success(.tunnel) }
         if status < 200 || status == 204 || status == 304 { return .success(.none) }
         if requestMethod == "HEAD" { return .success(.none) }
         if requestMethod == "CONNECT" && status < 300 { return .success(.tunnel) }
-        if mask & (maskTransferEncoding | maskContentLength) == 0 { return .success(.close) }
-        if mask & maskTransferEncoding != 0, let codings = lowercasedCodings(headers) {
-            return .success(codings.last == "chunked" ? .chunked : .close)
-        }
-        switch contentLength(headers) {
-        case .failure(let e): return .failure(e)
-        case .success(let n): return .success(n.map { $0 == 0 ? .none : .length($0) } ?? .close)
+        switch framing() {
+        case .absent, .otherCoding: return .success(.close)
+        case .chunked: return .success(.chunked)
+        case .length(let n): return .success(n == 0 ? .none : .length(n))
+        case .invalid(let message): return .failure(ParseFailure(message))
         }
     }
+
+    /// Bits of `HTTPMessage.connectionTokens`.
+    static let tokensKnown: UInt8 = 1
+    static let tokenClose: UInt8 = 2
+    static let tokenKeepAlive: UInt8 = 4
+
+    /// The `close` and `keep-alive` tokens of the Connection fields, as `connectionTokens` bits.
+    static func connectionTokens(_ headers: Headers, mask: UInt8) -> UInt8 {
+        var bits = tokensKnown
+        guard mask & maskConnection != 0 else { return bits }
+        if headers.containsToken("connection", "close") { bits |= tokenClose }
+        if headers.containsToken("connection", "keep-alive") { bits |= tokenKeepAlive }
+        return bits
+    }
+}
+
+/// What a head's Transfer-Encoding and Content-Length fields say about its body, before the
+/// status and the request method are taken into account.
+enum FieldFraming: Sendable, Equatable {
+    /// Neither field.
+    case absent
+    /// A Transfer-Encoding ending in chunked.
+    case chunked
+    /// A Transfer-Encoding not ending in chunked.
+    case otherCoding
+    /// A valid Content-Length (and no Transfer-Encoding).
+    case length(UInt64)
+    /// A Content-Length that cannot be read or conflicts with another.
+    case invalid(String)
 }
 
 struct ParseFailure: Error {

@@ -60,7 +60,7 @@ public enum HTTPHeadReader {
     /// How the body of request `m` is delimited (Content-Length or chunked); a failure for
     /// framing headers that cannot be read, or a Transfer-Encoding that does not end in chunked.
     public static func requestBodyMode(_ m: HTTPMessage) -> Result<HTTPBodyMode, Failure> {
-        HTTPHeadParser.requestBodyMode(m.headers, mask: m.fieldMask).mapError { Failure(message: $0.message) }
+        HTTPHeadParser.requestBodyMode(m.framing).mapError { Failure(message: $0.message) }
     }
 
     /// Whether request `m` has both Content-Length and Transfer-Encoding (a smuggling attempt a
@@ -74,7 +74,7 @@ public enum HTTPHeadReader {
     /// How the body of response `m` to a `requestMethod` request is delimited; a failure for
     /// framing headers that contradict each other or cannot be read (e.g. two Content-Lengths).
     public static func responseBodyMode(_ m: HTTPMessage, requestMethod: String?) -> Result<HTTPBodyMode, Failure> {
-        HTTPHeadParser.responseBodyMode(status: m.status, requestMethod: requestMethod, headers: m.headers, mask: m.fieldMask)
+        HTTPHeadParser.responseBodyMode(status: m.status, requestMethod: requestMethod, framing: { m.framing })
             .mapError { Failure(message: $0.message) }
     }
 }

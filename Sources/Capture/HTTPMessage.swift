@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 public import HarnessCore
 private import Crypto
 
@@ -43,6 +48,22 @@ public final class HTTPMessage: @unchecked Sendable {
     /// Content-Length, Connection, Upgrade, Expect), so framing decisions skip scanning the
     /// headers for fields that are not there. All bits set means unknown: scan.
     var fieldMask: UInt8 = 0xff
+    /// The Transfer-Encoding / Content-Length reading of the head, worked out once by the stream
+    /// parser (and shared by repeats of the head); nil: not worked out.
+    var fieldFraming: FieldFraming?
+    /// `HTTPHeadParser.token*` bits: the Connection field's `close` and `keep-alive` tokens, when
+    /// `tokensKnown` is set.
+    var connectionTokens: UInt8 = 0
+
+    /// `fieldFraming`, worked out now when the parser did not.
+    var framing: FieldFraming { fieldFraming ?? HTTPHeadParser.fieldFraming(headers, mask: fieldMask) }
+
+    /// Whether the Connection fields have `token` (`HTTPHeadParser.tokenClose` or `tokenKeepAlive`).
+    func hasConnectionToken(_ token: UInt8) -> Bool {
+        if connectionTokens & HTTPHeadParser.tokensKnown != 0 { return connectionTokens & token != 0 }
+        guard fieldMask & HTTPHeadParser.maskConnection != 0 else { return false }
+        return headers.containsToken("connection", token == HTTPHeadParser.tokenClose ? "close" : "keep-alive")
+    }
 
     /// False when the head has no Connection field (known from parsing it), so a token lookup
     /// there can be skipped.
@@ -52,27 +73,55 @@ public final class HTTPMessage: @unchecked Sendable {
 }
 
 /// Collects a body up to a maximum; past it, counts and SHA-256-digests the rest.
+///
+/// Given a `candidate` (the previous body of the same direction), bytes equal to it are compared,
+/// not copied: a body that repeats the candidate exactly comes out as the candidate's own array
+/// (no allocation, and the log writer recognises the storage without hashing it). At the first
+/// differing byte the matched prefix is copied and collection goes on as usual.
 struct BodyAccumulator {
-    var kept: [UInt8] = []
+    private var bytes: [UInt8] = []
     var length: UInt64 = 0
     var cut = false
     private var hasher: SHA256?
     let maximum: Int
+    private var candidate: [UInt8]
+    /// Bytes so far equal to `candidate`'s first `matched` (and not copied into `bytes`).
+    private var matched = 0
+    private var matching: Bool
 
-    init(maximum: Int) { self.maximum = maximum }
+    /// Candidates longer than this are not kept (a copy per connection and direction stays small).
+    static let maxCandidate = 16 << 10
+
+    init(maximum: Int, candidate: [UInt8] = []) {
+        self.maximum = maximum
+        matching = !candidate.isEmpty && candidate.count <= Self.maxCandidate && candidate.count <= maximum
+        self.candidate = matching ? candidate : []
+    }
 
     mutating func add(_ bytes: UnsafeRawBufferPointer) {
+        if matching {
+            let n = bytes.count
+            if n == 0 { return }
+            if n <= candidate.count - matched,
+                candidate.withUnsafeBytes({ memcmp($0.baseAddress! + matched, bytes.baseAddress!, n) == 0 })
+            {
+                matched += n
+                length += UInt64(n)
+                return
+            }
+            stopMatching()
+        }
         length += UInt64(bytes.count)
         if cut { return }
         if hasher == nil {
-            let room = maximum - kept.count
+            let room = maximum - self.bytes.count
             if bytes.count <= room {
-                kept.append(contentsOf: bytes)
+                self.bytes.append(contentsOf: bytes)
                 return
             }
-            kept.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[0..<room]))
+            self.bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[0..<room]))
             var h = SHA256()
-            kept.withUnsafeBytes { h.update(bufferPointer: $0) }
+            self.bytes.withUnsafeBytes { h.update(bufferPointer: $0) }
             h.update(bufferPointer: UnsafeRawBufferPointer(rebasing: bytes[room...]))
             hasher = h
         } else {
@@ -80,11 +129,25 @@ struct BodyAccumulator {
         }
     }
 
+    /// The bytes matched so far become the kept bytes (the body differs from the candidate).
+    private mutating func stopMatching() {
+        matching = false
+        bytes = Array(candidate[0..<matched])
+        candidate = []
+    }
+
     /// Bytes lost in a gap: counted, and nothing after them is kept (never glue across a hole).
     mutating func lose(_ count: Int) {
+        if matching { stopMatching() }
         length += UInt64(count)
         cut = true
         hasher = nil
+    }
+
+    /// The body kept (the candidate itself when the body repeated it whole).
+    var kept: [UInt8] {
+        guard matching else { return bytes }
+        return matched == candidate.count ? candidate : Array(candidate[0..<matched])
     }
 
     var truncation: BodyTruncation? {

@@ -45,7 +45,7 @@ public struct HTTPStreamParser {
     public let maxBody: Int
     public let maxBufferedBytes: Int
     private(set) var state: State
-    private var buf: [UInt8] = []
+    private var buf = ParseBuffer()
     private var pos = 0
     /// Stream offset of `buf[pos]`.
     private var offset: UInt64 = 0
@@ -60,6 +60,12 @@ public struct HTTPStreamParser {
     private var queuedHead = 0
     /// The headers of the last head parsed: their Strings are reused when the next head repeats them.
     private var lastHeaders: Headers = []
+    /// The last head parsed and its bytes (start line to the empty line): a head with exactly these
+    /// bytes takes its fields from it after one compare (keep-alive traffic repeats whole heads).
+    private var lastHead: HTTPMessage?
+    private var lastHeadBytes: [UInt8] = []
+    /// Longer heads are not kept for that compare (a copy per connection and direction).
+    static let maxRepeatedHead = 8192
     private var resyncing = false
     private var snaplenPending = false
     /// Bytes after a CONNECT/101 handshake (not parsed as HTTP).
@@ -90,7 +96,7 @@ public struct HTTPStreamParser {
     /// As `responseBodyMode(status:requestMethod:headers:)` for a parsed response head: the
     /// framing fields its head lacks are not looked for.
     public static func responseBodyMode(for m: HTTPMessage, requestMethod: String?) -> HTTPBodyMode {
-        switch HTTPHeadParser.responseBodyMode(status: m.status, requestMethod: requestMethod, headers: m.headers, mask: m.fieldMask) {
+        switch HTTPHeadParser.responseBodyMode(status: m.status, requestMethod: requestMethod, framing: { m.framing }) {
         case .success(let mode): mode
         case .failure: .close
         }
@@ -100,6 +106,26 @@ public struct HTTPStreamParser {
 
     /// Adds stream bytes that arrived at `time` (microseconds).
     public mutating func append(_ bytes: UnsafeRawBufferPointer, time: Int64) {
+        add(bytes, time: time, lending: false)
+    }
+
+    /// As `append`, but the parser may frame `bytes` where they lie instead of copying them: they
+    /// must stay valid and unchanged until `settle()`, which the caller must call before pulling
+    /// events with them gone (it copies what is left unparsed).
+    public mutating func lend(_ bytes: UnsafeRawBufferPointer, time: Int64) {
+        add(bytes, time: time, lending: true)
+    }
+
+    /// Ends the loan of the last `lend`: the bytes not parsed yet are copied.
+    public mutating func settle() {
+        guard buf.isLent else { return }
+        buf.keep(from: pos)
+        headScan = max(0, headScan - pos)
+        appendStart = max(0, appendStart - pos)
+        pos = 0
+    }
+
+    private mutating func add(_ bytes: UnsafeRawBufferPointer, time: Int64, lending: Bool) {
         now = time
         guard !bytes.isEmpty else { return }
         if pos == buf.count {
@@ -121,7 +147,8 @@ public struct HTTPStreamParser {
                 if remaining == UInt64(take) { finishMessage() }
                 if take == bytes.count { return }
                 appendStart = 0
-                buf.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[take...]))
+                let rest = UnsafeRawBufferPointer(rebasing: bytes[take...])
+                if lending { buf.lend(rest) } else { buf.append(contentsOf: rest) }
                 return
             case .close:
                 body.add(bytes)
@@ -136,7 +163,7 @@ public struct HTTPStreamParser {
             pos = 0
         }
         appendStart = buf.count
-        buf.append(contentsOf: bytes)
+        if lending && buf.count == 0 { buf.lend(bytes) } else { buf.append(contentsOf: bytes) }
     }
 
     /// Marks the message in progress as cut by the capture's snaplen.
@@ -305,7 +332,8 @@ public struct HTTPStreamParser {
         m.bodyLength = body.length
         m.truncation = body.truncation
         m.body = body.kept
-        body = BodyAccumulator(maximum: maxBody)
+        // The next body of this direction is compared with this one first (repeats share it).
+        body = BodyAccumulator(maximum: maxBody, candidate: complete ? m.body : [])
         queued.append(.message(m))
         if state != .tunnel {
             state = .head
@@ -433,6 +461,9 @@ public struct HTTPStreamParser {
             }
             return nil
         }
+        if let previous = lastHead, let m = repeatedHead(previous) {
+            return started(m, headLength: lastHeadBytes.count)
+        }
         var m = HTTPMessage(isRequest: isRequest)
         m.startTime = pos >= appendStart ? now : oldestTime
         m.streamOffset = offset
@@ -451,13 +482,55 @@ public struct HTTPStreamParser {
             malformed(error, at: start)
             return step()
         }
+        // Worked out here, once per distinct head: repeats copy them (and another thread may
+        // already read this message when the next head repeats it, so it is not mutated later).
+        m.fieldFraming = HTTPHeadParser.fieldFraming(m.headers, mask: m.fieldMask)
+        m.connectionTokens = HTTPHeadParser.connectionTokens(m.headers, mask: m.fieldMask)
+        lastHeaders = m.headers
+        lastHeadBytes.removeAll(keepingCapacity: true)
+        if headEnd - start <= Self.maxRepeatedHead {
+            lastHead = m
+            buf.withUnsafeBytes { lastHeadBytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[start..<headEnd])) }
+        } else {
+            lastHead = nil
+        }
+        return started(m, headLength: headEnd - start)
+    }
+
+    /// A new message like `previous` when the buffered head has exactly `previous`'s bytes (the
+    /// same start line and fields, so the same validation and framing), else nil.
+    private func repeatedHead(_ previous: HTTPMessage) -> HTTPMessage? {
+        let n = lastHeadBytes.count
+        guard n > 0, buf.count - pos >= n else { return nil }
+        let equal = buf.withUnsafeBytes { b in
+            lastHeadBytes.withUnsafeBytes { memcmp(b.baseAddress! + pos, $0.baseAddress!, n) == 0 }
+        }
+        guard equal else { return nil }
+        let m = HTTPMessage(isRequest: isRequest)
+        m.method = previous.method
+        m.target = previous.target
+        m.status = previous.status
+        m.reason = previous.reason
+        m.version = previous.version
+        m.headers = previous.headers
+        m.fieldMask = previous.fieldMask
+        m.fieldFraming = previous.fieldFraming
+        m.connectionTokens = previous.connectionTokens
+        m.startTime = pos >= appendStart ? now : oldestTime
+        m.streamOffset = offset
+        m.resynchronized = resyncing
+        m.snaplenTruncated = snaplenPending
+        return m
+    }
+
+    /// The head of `m` (`headLength` buffered bytes) was parsed: consume it and frame the body.
+    private mutating func started(_ m: HTTPMessage, headLength: Int) -> Event? {
         resyncing = false
         snaplenPending = false
-        lastHeaders = m.headers
-        consume(headEnd - start)
+        consume(headLength)
         current = m
         if isRequest {
-            switch HTTPHeadParser.requestBodyMode(m.headers, mask: m.fieldMask) {
+            switch HTTPHeadParser.requestBodyMode(m.framing) {
             case .success(let mode):
                 state = .needBodyMode
                 enter(mode)

@@ -130,19 +130,22 @@ final class TCPConnection {
 
     private func feedRequests(_ piece: StreamPiece, time: Int64) {
         switch piece {
-        case .bytes(let b): requests.append(b, time: time)
+        case .bytes(let b): requests.lend(b, time: time)
         case .gap(let n): requests.gap(n, time: time)
         }
-        // Parse as we go so a buffer never holds more than one packet's worth of parsed bytes.
+        // Parse as we go so a buffer never holds more than one packet's worth of parsed bytes;
+        // the lent bytes are framed where they lie, and what is left is copied.
         pump()
+        requests.settle()
     }
 
     private func feedResponses(_ piece: StreamPiece, time: Int64) {
         switch piece {
-        case .bytes(let b): responses.append(b, time: time)
+        case .bytes(let b): responses.lend(b, time: time)
         case .gap(let n): responses.gap(n, time: time)
         }
         pump()
+        responses.settle()
     }
 
     /// Ends both directions (FIN seen both ways, RST, timeout, eviction or end of capture).
@@ -251,8 +254,7 @@ final class TCPConnection {
             }
             currentResponseIndex = index == nil ? nil : 0
             let method = index == nil ? nil : pending[0].request.method
-            switch HTTPHeadParser.responseBodyMode(
-                status: m.status, requestMethod: method, headers: m.headers, mask: m.fieldMask) {
+            switch HTTPHeadParser.responseBodyMode(status: m.status, requestMethod: method, framing: { m.framing }) {
             case .success(let mode):
                 if mode == .tunnel {
                     requests.resolveUpgrade(accepted: true)

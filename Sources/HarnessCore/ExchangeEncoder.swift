@@ -15,6 +15,37 @@ struct ExchangeEncoder {
     private(set) var segmentBodyBytes = 0
     /// The last body encoded and its index in `bodies`.
     private var lastBody: (bytes: [UInt8], index: Int)?
+    /// Bodies by their array storage (direct-mapped): a producer that hands the same array again
+    /// (a capture's repeated body) is answered without hashing or comparing its bytes. Each entry
+    /// holds its array, so a storage address it knows cannot be freed and reused.
+    private var bodyCache = [BodyCacheEntry?](repeating: nil, count: ExchangeEncoder.cacheSlots)
+    /// Encoded header sections by the array storage of their fields (direct-mapped), kept only
+    /// when encoding them added nothing to the tables: the same array then encodes to the same
+    /// bytes for the rest of the segment. Keep-alive captures and replays hand the same `Headers`
+    /// array for every repeated head.
+    private var sectionCache = [SectionCacheEntry?](repeating: nil, count: ExchangeEncoder.cacheSlots)
+
+    private struct BodyCacheEntry {
+        var bytes: [UInt8]
+        var index: Int
+    }
+
+    private struct SectionCacheEntry {
+        var headers: Headers
+        var encoded: [UInt8]
+    }
+
+    static let cacheSlots = 512
+
+    /// The cache slot of an array storage address.
+    @inline(__always)
+    private static func slot(_ address: UnsafeRawPointer?) -> Int {
+        Int(truncatingIfNeeded: (UInt64(UInt(bitPattern: address)) &* 0x9E37_79B9_7F4A_7C15) >> 55)
+    }
+
+    private static func address<T>(_ a: [T]) -> UnsafeRawPointer? {
+        a.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress) }
+    }
 
     mutating func resetSegment() {
         if dynamicNames > 0 {
@@ -25,6 +56,8 @@ struct ExchangeEncoder {
         bodyIndex.removeAll(keepingCapacity: true)
         bodies.removeAll(keepingCapacity: true)
         lastBody = nil
+        for i in bodyCache.indices { bodyCache[i] = nil }
+        for i in sectionCache.indices { sectionCache[i] = nil }
         segmentBodyBytes = 0
     }
 
@@ -36,6 +69,28 @@ struct ExchangeEncoder {
     }()
 
     mutating func encodeHeaders(_ headers: Headers, into body: inout ByteWriter, records: inout ByteWriter)
+        -> Int
+    {
+        if headers.isEmpty {
+            body.u8(0)
+            return 0
+        }
+        let address = Self.address(headers)
+        let slot = Self.slot(address)
+        if let e = sectionCache[slot], e.headers.count == headers.count, Self.address(e.headers) == address {
+            body.bytes.append(contentsOf: e.encoded)
+            return 0
+        }
+        let start = body.bytes.count
+        let valueCount = values.count
+        let added = encodeFields(headers, into: &body, records: &records)
+        if added == 0 && values.count == valueCount {
+            sectionCache[slot] = SectionCacheEntry(headers: headers, encoded: Array(body.bytes[start...]))
+        }
+        return added
+    }
+
+    private mutating func encodeFields(_ headers: Headers, into body: inout ByteWriter, records: inout ByteWriter)
         -> Int
     {
         var added = 0
@@ -86,15 +141,23 @@ struct ExchangeEncoder {
             body.varint(UInt64(last.index + 1))
             return 0
         }
+        let slot = Self.slot(Self.address(bytes))
+        if let e = bodyCache[slot], Self.sameStorage(e.bytes, bytes) {
+            lastBody = (bytes, e.index)
+            body.varint(UInt64(e.index + 1))
+            return 0
+        }
         let hash = bytes.withUnsafeBytes { harness_hash64($0.baseAddress, $0.count) }
         if let candidates = bodyIndex[hash] {
             for c in candidates where Self.sameBytes(bodies[c], bytes) {
                 lastBody = (bytes, c)
+                bodyCache[slot] = BodyCacheEntry(bytes: bytes, index: c)
                 body.varint(UInt64(c + 1))
                 return 0
             }
         }
         lastBody = (bytes, bodies.count)
+        bodyCache[slot] = BodyCacheEntry(bytes: bytes, index: bodies.count)
         bodies.append(bytes)
         bodyIndex[hash, default: []].append(bodies.count - 1)
         segmentBodyBytes += bytes.count

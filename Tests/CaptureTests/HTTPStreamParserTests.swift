@@ -10,9 +10,17 @@ struct ParserDriver {
     var heads = 0
     var errors: [ParseError] = []
 
-    init(_ role: HTTPStreamParser.Role, methods: [String] = [], maxBody: Int = 1 << 20, midStream: Bool = false) {
+    /// Bytes go in through `lend`/`settle` (as a capture's connections feed them: framed where
+    /// they lie) or, with `lending: false`, through `append` (copied).
+    var lending: Bool
+
+    init(
+        _ role: HTTPStreamParser.Role, methods: [String] = [], maxBody: Int = 1 << 20, midStream: Bool = false,
+        lending: Bool = true
+    ) {
         parser = HTTPStreamParser(role: role, maxBody: maxBody, midStream: midStream)
         self.methods = methods
+        self.lending = lending
     }
 
     mutating func pump() {
@@ -41,13 +49,26 @@ struct ParserDriver {
 
     mutating func feed(_ bytes: [UInt8], time: Int64 = 1, byteAtATime: Bool = false) {
         if byteAtATime {
-            for b in bytes {
-                [b].withUnsafeBytes { parser.append($0, time: time) }
+            for b in bytes { feedPiece([b], time: time) }
+        } else {
+            feedPiece(bytes, time: time)
+        }
+    }
+
+    private mutating func feedPiece(_ bytes: [UInt8], time: Int64) {
+        // A copy whose storage is overwritten once the loan ends, so a parser that kept a
+        // pointer into lent bytes would read garbage.
+        var piece = bytes
+        piece.withUnsafeMutableBytes { raw in
+            if lending {
+                parser.lend(UnsafeRawBufferPointer(raw), time: time)
+                pump()
+                parser.settle()
+                for i in raw.indices { raw[i] = 0xee }
+            } else {
+                parser.append(UnsafeRawBufferPointer(raw), time: time)
                 pump()
             }
-        } else {
-            bytes.withUnsafeBytes { parser.append($0, time: time) }
-            pump()
         }
     }
 

@@ -1,0 +1,69 @@
+import Foundation
+import HarnessCore
+import HarnessTesting
+import Testing
+
+/// The log encoder answers a header section or a body it has seen as the same array storage from
+/// caches, without looking at the bytes. Sharing arrays must change nothing in the file.
+@Suite struct EncoderCacheTests {
+    /// `exchanges` with equal header sections and equal bodies made one array each (as a capture
+    /// hands them on), or, with `share: false`, every array a fresh copy.
+    static func variant(_ exchanges: [Exchange], share: Bool) -> [Exchange] {
+        var sections: [String: Headers] = [:]
+        var bodies: [[UInt8]: [UInt8]] = [:]
+        func headers(_ h: Headers) -> Headers {
+            guard share else { return h.map { $0 } }
+            let key = h.map { "\($0.name)\u{0}\($0.value)" }.joined(separator: "\u{1}")
+            if let s = sections[key] { return s }
+            sections[key] = h
+            return h
+        }
+        func body(_ b: [UInt8]) -> [UInt8] {
+            guard share else { return b.map { $0 } }
+            if let s = bodies[b] { return s }
+            bodies[b] = b
+            return b
+        }
+        return exchanges.map { e in
+            var e = e
+            e.request.headers = headers(e.request.headers)
+            e.request.body = body(e.request.body)
+            e.request.trailers = headers(e.request.trailers)
+            if var r = e.response {
+                r.headers = headers(r.headers)
+                r.body = body(r.body)
+                r.trailers = headers(r.trailers)
+                e.response = r
+            }
+            return e
+        }
+    }
+
+    @Test(arguments: [LogFormat.Codec.none, LogFormat.Codec.zstd])
+    func sharedArraysWriteTheSameFileAsCopies(codec: LogFormat.Codec) throws {
+        // Repeats over several blocks and segments (small blocks), with new header names and
+        // values appearing along the way (the sessions' ids), so cached sections meet tables
+        // that grew and were reset.
+        var base: [Exchange] = []
+        for round in 0..<4 {
+            for var e in SampleExchanges.session(count: 150) {
+                e.id += UInt64(round * 1000)
+                base.append(e)
+            }
+        }
+        let dir = TempDir()
+        // A fixed creation time, and blocks cut by size only, so equal input makes equal files.
+        let header = LogHeader(metadata: [Annotation("source", "test"), Annotation("created_us", "1")])
+        let options = LogWriterOptions(codec: codec, blockSize: 4096, flushIntervalMicros: 1 << 40)
+        let shared = Self.variant(base, share: true)
+        let copied = Self.variant(base, share: false)
+        try LogFile.write(shared, to: dir.file("shared.log"), header: header, options: options)
+        try LogFile.write(copied, to: dir.file("copied.log"), header: header, options: options)
+        let a = try Data(contentsOf: URL(fileURLWithPath: dir.file("shared.log")))
+        let b = try Data(contentsOf: URL(fileURLWithPath: dir.file("copied.log")))
+        #expect(a == b)
+        let (_, back, damage) = try LogFile.readAll(dir.file("shared.log"))
+        #expect(damage == nil)
+        #expect(back == base)
+    }
+}
