@@ -32,11 +32,20 @@ public final class CaptureEngine {
     private let sink: any ExchangeSink
     private let transform: ((inout Exchange) -> Void)?
     private var table: [FlowKey: TCPConnection] = [:]
+    /// Connections recently looked up, by a cheap hash of their key (direct-mapped): most packets
+    /// are answered here without hashing the key for the table. Kept in step with `table` by
+    /// `connection(for:)`, `insert` and `remove`.
+    private var recent = [RecentFlow?](repeating: nil, count: CaptureEngine.recentSlots)
+    private struct RecentFlow {
+        var key: FlowKey
+        var connection: TCPConnection
+    }
+    static let recentSlots = 256
     private var linker = BackLinker()
     private var reassembler = FragmentReassembler()
     private var nextConnectionID: UInt64 = 1
     private var nextExchangeID: UInt64 = 1
-    private var outbox: [FinishedExchange] = []
+    private var outbox: [ExchangeParts] = []
     /// Packet time of the oldest exchange in the outbox.
     private var outboxSince: Int64 = 0
     /// Without a transform, finished exchanges are handed on in batches of this many (or older
@@ -91,6 +100,7 @@ public final class CaptureEngine {
     public func finish() throws {
         let open = table.values.sorted { $0.id < $1.id }
         table.removeAll()
+        for i in recent.indices { recent[i] = nil }
         for c in open { close(c) }
         try drain(force: true)
     }
@@ -118,17 +128,17 @@ public final class CaptureEngine {
         try sink.append(batch: batch)
     }
 
-    private func finished(_ item: consuming FinishedExchange) {
+    private func finished(_ item: consuming ExchangeParts) {
         if outbox.isEmpty { outboxSince = now }
         outbox.append(item)
     }
 
     private func segment(_ s: TCPSegment, payload: UnsafeRawBufferPointer, time: Int64) {
         let key = FlowKey(s)
-        var connection = table[key]
+        var connection = connection(for: key)
         if let c = connection, s.isSYN && !s.hasACK, c.ended || (c.sawSYN && c.synSequence != s.sequence) {
             // The 4-tuple is reused by a new connection.
-            table.removeValue(forKey: key)
+            remove(key)
             close(c)
             connection = nil
         }
@@ -136,16 +146,41 @@ public final class CaptureEngine {
             // A pure ACK or RST of a connection we never saw carries nothing worth a table entry.
             guard s.isSYN || !payload.isEmpty || s.missingBytes > 0 else { return }
             let c = open(s, payload: payload, time: time)
-            table[key] = c
+            insert(c, for: key)
             connection = c
             if table.count > options.maxConnections { evict() }
         }
         guard let c = connection else { return }
         c.handle(s, payload: payload, time: time)
         if c.ended {
-            table.removeValue(forKey: key)
+            remove(key)
             close(c)
         }
+    }
+
+    @inline(__always)
+    private static func recentSlot(_ k: FlowKey) -> Int {
+        let x = k.a.lo ^ k.a.hi ^ (k.b.lo &* 0x9E37_79B9_7F4A_7C15) ^ k.b.hi ^ (UInt64(k.aPort) << 16 | UInt64(k.bPort))
+        return Int(truncatingIfNeeded: (x &* 0xFF51_AFD7_ED55_8CCD) >> 56)
+    }
+
+    private func connection(for key: FlowKey) -> TCPConnection? {
+        let slot = Self.recentSlot(key)
+        if let r = recent[slot], r.key == key { return r.connection }
+        guard let c = table[key] else { return nil }
+        recent[slot] = RecentFlow(key: key, connection: c)
+        return c
+    }
+
+    private func insert(_ c: TCPConnection, for key: FlowKey) {
+        table[key] = c
+        recent[Self.recentSlot(key)] = RecentFlow(key: key, connection: c)
+    }
+
+    private func remove(_ key: FlowKey) {
+        table.removeValue(forKey: key)
+        let slot = Self.recentSlot(key)
+        if recent[slot]?.key == key { recent[slot] = nil }
     }
 
     private func open(_ s: TCPSegment, payload: UnsafeRawBufferPointer, time: Int64) -> TCPConnection {
@@ -206,7 +241,7 @@ public final class CaptureEngine {
         guard !expired.isEmpty else { return }
         expired.sort { $0.1.id < $1.1.id }
         for (k, c) in expired {
-            table.removeValue(forKey: k)
+            remove(k)
             summary.timeouts += 1
             close(c)
         }
@@ -217,7 +252,7 @@ public final class CaptureEngine {
         let n = max(1, table.count / 8)
         let victims = table.sorted { ($0.value.lastSeen, $0.value.id) < ($1.value.lastSeen, $1.value.id) }.prefix(n)
         for (k, c) in victims {
-            table.removeValue(forKey: k)
+            remove(k)
             summary.evictions += 1
             close(c)
         }
@@ -240,51 +275,27 @@ extension CaptureEngine: ConnectionDelegate {
         return (id, link)
     }
 
-    func exchangeFinished(_ exchange: Exchange, on connection: TCPConnection) {
-        if exchange.leg == .front { linker.frontEnded(id: exchange.id) }
-        if exchange.link != nil { summary.linkedBackExchanges += 1 }
-        summary.exchanges += 1
-        if exchange.isComplete { summary.completeExchanges += 1 } else { summary.incompleteExchanges += 1 }
-        if exchange.request.bodyTruncation != nil || exchange.response?.bodyTruncation != nil { summary.truncatedBodies += 1 }
-        finished(.built(exchange))
-    }
-
     func exchangeFinished(_ parts: consuming ExchangeParts, on connection: TCPConnection) {
         if parts.leg == .front { linker.frontEnded(id: parts.id) }
         if parts.hasLink { summary.linkedBackExchanges += 1 }
         summary.exchanges += 1
         if parts.isComplete { summary.completeExchanges += 1 } else { summary.incompleteExchanges += 1 }
         if parts.hasTruncatedBody { summary.truncatedBodies += 1 }
-        finished(.parts(parts))
+        finished(parts)
     }
 
     func parseErrorSeen() { summary.parseErrors += 1 }
     func orphanResponse() { summary.orphanResponses += 1 }
 }
 
-/// A finished exchange waiting in the engine's outbox: built, or its parts (encoded or built when
-/// handed on).
-enum FinishedExchange: Sendable, ExchangeRecordSource {
-    case built(Exchange)
-    case parts(ExchangeParts)
-
-    func build() -> Exchange {
-        switch self {
-        case .built(let e): e
-        case .parts(let p): p.build()
-        }
-    }
-
-    func write(to w: inout ExchangeRecordWriter) {
-        switch self {
-        case .built(let e): w.write(e)
-        case .parts(let p): p.write(to: &w)
-        }
-    }
-}
-
 /// The engine's outbox handed to a sink in one piece; the sink encodes or builds the exchanges
 /// (the background log writer does it on its own thread).
 struct FinishedBatch: ExchangeBatch {
-    let records: [FinishedExchange]
+    let records: [ExchangeParts]
+
+    func writeRecord(_ index: Int, to w: inout ExchangeRecordWriter) {
+        // Through the buffer pointer the record is borrowed where it lies (the array's subscript
+        // copied it: a retain and a release of each of its references).
+        records.withUnsafeBufferPointer { $0[index].write(to: &w) }
+    }
 }

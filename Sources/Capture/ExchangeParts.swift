@@ -3,11 +3,13 @@ internal import HarnessCore
 /// What a finished exchange is made of, as the connection found it: the request (with its
 /// pairing state) and the final response. `build()` turns it into the log's `Exchange`; it is
 /// pure, so the capture loop can leave it to the log writer's thread (`ExchangeSink.append(batch:)`).
-struct ExchangeParts: Sendable {
+struct ExchangeParts: Sendable, ExchangeRecordSource {
     var pending: PendingExchange
     var response: HTTPMessage?
     var leg: Leg
     var connection: ConnectionInfo
+    /// The bytes each way after a 101 or CONNECT 2xx (set when the connection ends).
+    var tunnel: TunnelBytes?
 
     var id: UInt64 { pending.id }
     var hasLink: Bool { pending.link != nil }
@@ -83,7 +85,7 @@ struct ExchangeParts: Sendable {
         }
         return Exchange(
             id: p.id, leg: leg, connection: connection, sequence: p.sequence, timing: timing, request: request,
-            response: resp, framing: framing, flags: flags, link: p.link, annotations: annotations)
+            response: resp, framing: framing, flags: flags, link: p.link, tunnel: tunnel, annotations: annotations)
     }
 
     /// The same exchange, written from the parsed messages where they are (no `Exchange` built).
@@ -100,7 +102,7 @@ struct ExchangeParts: Sendable {
             w.noResponse()
         }
         w.tail(
-            framing: framing, flags: flags, link: pending.link, replayOf: nil, tunnel: nil, error: nil,
+            framing: framing, flags: flags, link: pending.link, replayOf: nil, tunnel: tunnel, error: nil,
             annotations: annotations)
     }
 

@@ -82,7 +82,12 @@ struct BodyAccumulator {
     private var bytes: [UInt8] = []
     var length: UInt64 = 0
     var cut = false
-    private var hasher: SHA256?
+    /// Boxed: the digest state is large, and an accumulator is made for every message.
+    private var hasher: Digest?
+
+    private final class Digest {
+        var sha = SHA256()
+    }
     let maximum: Int
     private var candidate: [UInt8]
     /// Bytes so far equal to `candidate`'s first `matched` (and not copied into `bytes`).
@@ -120,12 +125,12 @@ struct BodyAccumulator {
                 return
             }
             self.bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[0..<room]))
-            var h = SHA256()
-            self.bytes.withUnsafeBytes { h.update(bufferPointer: $0) }
-            h.update(bufferPointer: UnsafeRawBufferPointer(rebasing: bytes[room...]))
+            let h = Digest()
+            self.bytes.withUnsafeBytes { h.sha.update(bufferPointer: $0) }
+            h.sha.update(bufferPointer: UnsafeRawBufferPointer(rebasing: bytes[room...]))
             hasher = h
         } else {
-            hasher!.update(bufferPointer: bytes)
+            hasher!.sha.update(bufferPointer: bytes)
         }
     }
 
@@ -152,7 +157,7 @@ struct BodyAccumulator {
 
     var truncation: BodyTruncation? {
         guard let hasher, !cut else { return nil }
-        return BodyTruncation(originalLength: length, sha256: Array(hasher.finalize()))
+        return BodyTruncation(originalLength: length, sha256: Array(hasher.sha.finalize()))
     }
 
     var truncated: Bool { hasher != nil }

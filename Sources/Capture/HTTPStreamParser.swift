@@ -365,6 +365,12 @@ public struct HTTPStreamParser {
             if let e = popQueued() { return e }
             switch state {
             case .head:
+                // Nothing buffered: wait (without entering `parseHead`, a large frame).
+                guard pos < buf.count else { return nil }
+                // The previous head's bytes again (keep-alive traffic): one compare, no scan.
+                if let previous = lastHead, let m = repeatedHead(previous) {
+                    return started(m, headLength: lastHeadBytes.count)
+                }
                 guard let e = parseHead() else { return nil }
                 return e
             case .needBodyMode, .awaitingUpgrade:
@@ -436,11 +442,16 @@ public struct HTTPStreamParser {
         }
     }
 
+    @inline(never)
     private mutating func parseHead() -> Event? {
         // Skip empty lines before a message (RFC 9112 2.2).
         while pos < buf.count && (buf[pos] == 0x0d || buf[pos] == 0x0a) {
             if buf[pos] == 0x0d && pos + 1 >= buf.count { return nil }
             consume(1)
+        }
+        // The previous head's bytes again: no line scan, no parse.
+        if let previous = lastHead, let m = repeatedHead(previous) {
+            return started(m, headLength: lastHeadBytes.count)
         }
         if headScan < pos { headScan = pos }
         var lineStart = headScan
@@ -460,9 +471,6 @@ public struct HTTPStreamParser {
                 return step()
             }
             return nil
-        }
-        if let previous = lastHead, let m = repeatedHead(previous) {
-            return started(m, headLength: lastHeadBytes.count)
         }
         var m = HTTPMessage(isRequest: isRequest)
         m.startTime = pos >= appendStart ? now : oldestTime

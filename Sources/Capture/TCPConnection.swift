@@ -18,9 +18,7 @@ struct PendingExchange: Sendable {
 protocol ConnectionDelegate: AnyObject {
     /// A request head was seen: the id of its exchange and, for back requests, its link.
     func requestStarted(_ request: HTTPMessage, on connection: TCPConnection) -> (id: UInt64, link: Link?)
-    /// An exchange is finished (or abandoned), already built (tunnels).
-    func exchangeFinished(_ exchange: Exchange, on connection: TCPConnection)
-    /// An exchange is finished (or abandoned): its parts, built into an `Exchange` when handed on.
+    /// An exchange is finished (or abandoned): its parts, encoded or built when handed on.
     func exchangeFinished(_ parts: consuming ExchangeParts, on connection: TCPConnection)
     /// Bytes that were not HTTP.
     func parseErrorSeen()
@@ -50,7 +48,7 @@ final class TCPConnection {
     var reset = false
     var nextSequence: UInt32 = 0
     /// An upgraded/CONNECT exchange waits for the end of the connection to count its tunnel bytes.
-    var tunnelExchange: Exchange?
+    var tunnelExchange: ExchangeParts?
     var synSequence: UInt32?
     var sawSYN = false
     /// A valid HTTP head was seen on this connection.
@@ -306,7 +304,7 @@ final class TCPConnection {
     private func emit(_ p: consuming PendingExchange, response: HTTPMessage?, time: Int64) {
         let parts = ExchangeParts(pending: p, response: response, leg: leg, connection: info)
         if parts.isTunnel {
-            tunnelExchange = parts.build()
+            tunnelExchange = parts
         } else {
             delegate.exchangeFinished(parts, on: self)
         }

@@ -5,13 +5,34 @@ struct ByteWriter {
     init(capacity: Int = 256) { bytes.reserveCapacity(capacity) }
 
     mutating func u8(_ v: UInt8) { bytes.append(v) }
+    @inline(__always)
     mutating func varint(_ value: UInt64) {
-        var v = value
-        while v >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
-            v >>= 7
+        if value < 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: value))
+        } else {
+            longVarint(value)
         }
-        bytes.append(UInt8(v))
+    }
+
+    /// Two bytes or more: gathered in a register, appended at once.
+    private mutating func longVarint(_ value: UInt64) {
+        var v = value
+        var packed: (UInt64, UInt64) = (0, 0)
+        let n = withUnsafeMutableBytes(of: &packed) { raw -> Int in
+            var n = 0
+            while v >= 0x80 {
+                raw[n] = UInt8(truncatingIfNeeded: v) | 0x80
+                v >>= 7
+                n += 1
+            }
+            raw[n] = UInt8(v)
+            return n + 1
+        }
+        withUnsafeBytes(of: &packed) { raw in
+            // A typed buffer appends with one copy (a raw slice went byte by byte).
+            guard let base = raw.baseAddress else { return }
+            bytes.append(contentsOf: UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self), count: n))
+        }
     }
     mutating func varint(_ value: Int) { varint(UInt64(max(0, value))) }
     mutating func zigzag(_ value: Int64) { varint(UInt64(bitPattern: (value << 1) ^ (value >> 63))) }

@@ -16,35 +16,37 @@ struct ExchangeEncoder {
     /// The last body encoded and its index in `bodies`.
     private var lastBody: (bytes: [UInt8], index: Int)?
     /// Bodies by their array storage (direct-mapped): a producer that hands the same array again
-    /// (a capture's repeated body) is answered without hashing or comparing its bytes. Each entry
-    /// holds its array, so a storage address it knows cannot be freed and reused.
-    private var bodyCache = [BodyCacheEntry?](repeating: nil, count: ExchangeEncoder.cacheSlots)
+    /// (a capture's repeated body) is answered without hashing or comparing its bytes. Each slot
+    /// holds its array, so a storage address it knows cannot be freed and reused. The keys are
+    /// plain words, so a lookup retains nothing.
+    private var bodyKeys = [StorageKey](repeating: StorageKey(), count: ExchangeEncoder.cacheSlots)
+    private var bodyArrays = [[UInt8]](repeating: [], count: ExchangeEncoder.cacheSlots)
+    private var bodyIndexes = [Int](repeating: 0, count: ExchangeEncoder.cacheSlots)
     /// Encoded header sections by the array storage of their fields (direct-mapped), kept only
     /// when encoding them added nothing to the tables: the same array then encodes to the same
     /// bytes for the rest of the segment. Keep-alive captures and replays hand the same `Headers`
     /// array for every repeated head.
-    private var sectionCache = [SectionCacheEntry?](repeating: nil, count: ExchangeEncoder.cacheSlots)
+    private var sectionKeys = [StorageKey](repeating: StorageKey(), count: ExchangeEncoder.cacheSlots)
+    private var sectionArrays = [Headers](repeating: [], count: ExchangeEncoder.cacheSlots)
+    private var sectionEncoded = [[UInt8]](repeating: [], count: ExchangeEncoder.cacheSlots)
 
-    private struct BodyCacheEntry {
-        var bytes: [UInt8]
-        var index: Int
-    }
-
-    private struct SectionCacheEntry {
-        var headers: Headers
-        var encoded: [UInt8]
+    /// An array storage's address and count (an empty key matches no non-empty array).
+    private struct StorageKey: Equatable {
+        var address: UnsafeRawPointer?
+        var count = 0
     }
 
     static let cacheSlots = 512
 
     /// The cache slot of an array storage address.
     @inline(__always)
-    private static func slot(_ address: UnsafeRawPointer?) -> Int {
-        Int(truncatingIfNeeded: (UInt64(UInt(bitPattern: address)) &* 0x9E37_79B9_7F4A_7C15) >> 55)
+    private static func slot(_ key: StorageKey) -> Int {
+        Int(truncatingIfNeeded: (UInt64(UInt(bitPattern: key.address)) &* 0x9E37_79B9_7F4A_7C15) >> 55)
     }
 
-    private static func address<T>(_ a: [T]) -> UnsafeRawPointer? {
-        a.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress) }
+    @inline(__always)
+    private static func key<T>(_ a: [T]) -> StorageKey {
+        a.withUnsafeBufferPointer { StorageKey(address: UnsafeRawPointer($0.baseAddress), count: $0.count) }
     }
 
     mutating func resetSegment() {
@@ -56,8 +58,13 @@ struct ExchangeEncoder {
         bodyIndex.removeAll(keepingCapacity: true)
         bodies.removeAll(keepingCapacity: true)
         lastBody = nil
-        for i in bodyCache.indices { bodyCache[i] = nil }
-        for i in sectionCache.indices { sectionCache[i] = nil }
+        for i in 0..<Self.cacheSlots {
+            bodyKeys[i] = StorageKey()
+            bodyArrays[i] = []
+            sectionKeys[i] = StorageKey()
+            sectionArrays[i] = []
+            sectionEncoded[i] = []
+        }
         segmentBodyBytes = 0
     }
 
@@ -75,17 +82,20 @@ struct ExchangeEncoder {
             body.u8(0)
             return 0
         }
-        let address = Self.address(headers)
-        let slot = Self.slot(address)
-        if let e = sectionCache[slot], e.headers.count == headers.count, Self.address(e.headers) == address {
-            body.bytes.append(contentsOf: e.encoded)
+        let key = Self.key(headers)
+        let slot = Self.slot(key)
+        if sectionKeys[slot] == key {
+            sectionEncoded[slot].withUnsafeBufferPointer { body.bytes.append(contentsOf: $0) }
             return 0
         }
         let start = body.bytes.count
         let valueCount = values.count
         let added = encodeFields(headers, into: &body, records: &records)
         if added == 0 && values.count == valueCount {
-            sectionCache[slot] = SectionCacheEntry(headers: headers, encoded: Array(body.bytes[start...]))
+            sectionKeys[slot] = key
+            sectionArrays[slot] = headers
+            sectionEncoded[slot].removeAll(keepingCapacity: true)
+            sectionEncoded[slot].append(contentsOf: body.bytes[start...])
         }
         return added
     }
@@ -141,23 +151,25 @@ struct ExchangeEncoder {
             body.varint(UInt64(last.index + 1))
             return 0
         }
-        let slot = Self.slot(Self.address(bytes))
-        if let e = bodyCache[slot], Self.sameStorage(e.bytes, bytes) {
-            lastBody = (bytes, e.index)
-            body.varint(UInt64(e.index + 1))
+        let key = Self.key(bytes)
+        let slot = Self.slot(key)
+        if bodyKeys[slot] == key {
+            let index = bodyIndexes[slot]
+            lastBody = (bytes, index)
+            body.varint(UInt64(index + 1))
             return 0
         }
         let hash = bytes.withUnsafeBytes { harness_hash64($0.baseAddress, $0.count) }
         if let candidates = bodyIndex[hash] {
             for c in candidates where Self.sameBytes(bodies[c], bytes) {
                 lastBody = (bytes, c)
-                bodyCache[slot] = BodyCacheEntry(bytes: bytes, index: c)
+                cacheBody(bytes, key: key, slot: slot, index: c)
                 body.varint(UInt64(c + 1))
                 return 0
             }
         }
         lastBody = (bytes, bodies.count)
-        bodyCache[slot] = BodyCacheEntry(bytes: bytes, index: bodies.count)
+        cacheBody(bytes, key: key, slot: slot, index: bodies.count)
         bodies.append(bytes)
         bodyIndex[hash, default: []].append(bodies.count - 1)
         segmentBodyBytes += bytes.count
@@ -165,6 +177,12 @@ struct ExchangeEncoder {
         records.blob(bytes)
         body.varint(UInt64(bodies.count))
         return 1
+    }
+
+    private mutating func cacheBody(_ bytes: [UInt8], key: StorageKey, slot: Int, index: Int) {
+        bodyKeys[slot] = key
+        bodyArrays[slot] = bytes
+        bodyIndexes[slot] = index
     }
 
     func encodeTruncation(_ t: BodyTruncation?, into body: inout ByteWriter) {

@@ -31,10 +31,15 @@ public protocol ExchangeBatch: Sendable {
     associatedtype Record: ExchangeRecordSource
     /// The exchanges, in order.
     var records: [Record] { get }
+    /// Writes record `index` (a batch type implements it to write its records where they lie,
+    /// without the copy a generic caller makes of each).
+    func writeRecord(_ index: Int, to w: inout ExchangeRecordWriter)
 }
 
 extension ExchangeBatch {
     public var count: Int { records.count }
+
+    public func writeRecord(_ index: Int, to w: inout ExchangeRecordWriter) { records[index].write(to: &w) }
 
     /// Builds and hands out each exchange, in order.
     public func forEach(_ body: (Exchange) throws -> Void) throws {
@@ -236,23 +241,34 @@ final class LogBlockWriter {
     /// Encodes the exchange; the block goes out when it is full or old, the segment ends past its
     /// body limit.
     func append(source: some ExchangeRecordSource) throws {
-        if records.blockRecords == 0 { blockStartedAt = Clock.nowMicros() }
-        source.write(to: &records)
-        appended += 1
-        if records.block.bytes.count >= options.blockSize || records.segmentBodyBytes >= options.segmentBodyLimit {
-            try writeBlock()
-            if records.segmentBodyBytes >= options.segmentBodyLimit {
-                records.resetSegment()
-                startSegment = true
-            }
-        } else if Clock.nowMicros() - blockStartedAt >= options.flushIntervalMicros {
+        if try !encode({ source.write(to: &$0) }) && Clock.nowMicros() - blockStartedAt >= options.flushIntervalMicros {
             try writeBlock()
         }
     }
 
-    /// Each of the batch's exchanges, encoded from its parts.
+    /// Encodes one exchange (`write` writes its record); writes the block when it is full. True
+    /// when it wrote one.
+    @inline(__always)
+    private func encode(_ write: (inout ExchangeRecordWriter) -> Void) throws -> Bool {
+        if records.blockRecords == 0 { blockStartedAt = Clock.nowMicros() }
+        write(&records)
+        appended += 1
+        guard records.block.bytes.count >= options.blockSize || records.segmentBodyBytes >= options.segmentBodyLimit else {
+            return false
+        }
+        try writeBlock()
+        if records.segmentBodyBytes >= options.segmentBodyLimit {
+            records.resetSegment()
+            startSegment = true
+        }
+        return true
+    }
+
+    /// Each of the batch's exchanges, encoded from its parts; the block's age is checked once, at
+    /// the end of the batch.
     func append<B: ExchangeBatch>(batch: B) throws {
-        try batch.records.withUnsafeBufferPointer { for i in $0.indices { try append(source: $0[i]) } }
+        for i in 0..<batch.count { _ = try encode { batch.writeRecord(i, to: &$0) } }
+        try flushIfDue()
     }
 
     func flushIfDue() throws {
