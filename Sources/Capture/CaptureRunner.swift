@@ -50,6 +50,9 @@ public enum CaptureRunner {
     ) throws {
         var sinceTick = 0
         let started = Clock.monotonicNanos()
+        // Read once: the source object is written by the intake thread for every packet it reads
+        // (its packet count), so a read of it per packet here waited for that cache line.
+        let linkType = source.linkType
         var failure: (any Error)?
         let feed: any PacketFeed
         if source.isLive {
@@ -77,7 +80,7 @@ public enum CaptureRunner {
                 switch try feed.read() {
                 case .packet(let p):
                     do {
-                        try engine.process(p.bytes, linkType: source.linkType, wireLength: p.wireLength, timestamp: p.timestamp)
+                        try engine.process(p.bytes, linkType: linkType, wireLength: p.wireLength, timestamp: p.timestamp)
                     } catch let e as HarnessError {
                         failure = e
                         break loop

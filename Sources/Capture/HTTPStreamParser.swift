@@ -62,7 +62,9 @@ public struct HTTPStreamParser {
     private var lastHeaders: Headers = []
     /// The last head parsed and its bytes (start line to the empty line): a head with exactly these
     /// bytes takes its fields from it after one compare (keep-alive traffic repeats whole heads).
-    private var lastHead: HTTPMessage?
+    /// A copy of the fields, not the message: the message goes to the log writer's thread, and
+    /// reading it here again would pull its cache lines back from that thread's core.
+    private var lastHead: HeadTemplate?
     private var lastHeadBytes: [UInt8] = []
     /// Longer heads are not kept for that compare (a copy per connection and direction).
     static let maxRepeatedHead = 8192
@@ -497,7 +499,7 @@ public struct HTTPStreamParser {
         lastHeaders = m.headers
         lastHeadBytes.removeAll(keepingCapacity: true)
         if headEnd - start <= Self.maxRepeatedHead {
-            lastHead = m
+            lastHead = HeadTemplate(m)
             buf.withUnsafeBytes { lastHeadBytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[start..<headEnd])) }
         } else {
             lastHead = nil
@@ -507,7 +509,7 @@ public struct HTTPStreamParser {
 
     /// A new message like `previous` when the buffered head has exactly `previous`'s bytes (the
     /// same start line and fields, so the same validation and framing), else nil.
-    private func repeatedHead(_ previous: HTTPMessage) -> HTTPMessage? {
+    private func repeatedHead(_ previous: HeadTemplate) -> HTTPMessage? {
         let n = lastHeadBytes.count
         guard n > 0, buf.count - pos >= n else { return nil }
         let equal = buf.withUnsafeBytes { b in
@@ -659,5 +661,30 @@ public struct HTTPStreamParser {
                 return HTTPHeadParser.startLine(p, start, HTTPHeadParser.trimCR(p, start, lf), into: &m) == nil ? .yes : .no
             }
         }
+    }
+}
+
+/// The fields of a parsed head that a repeat of its bytes shares.
+struct HeadTemplate {
+    var method: String
+    var target: String
+    var status: UInt16
+    var reason: String
+    var version: HTTPVersionNumber
+    var headers: Headers
+    var fieldMask: UInt8
+    var fieldFraming: FieldFraming?
+    var connectionTokens: UInt8
+
+    init(_ m: HTTPMessage) {
+        method = m.method
+        target = m.target
+        status = m.status
+        reason = m.reason
+        version = m.version
+        headers = m.headers
+        fieldMask = m.fieldMask
+        fieldFraming = m.fieldFraming
+        connectionTokens = m.connectionTokens
     }
 }
