@@ -287,7 +287,9 @@ final class TCPConnection {
                 pending[0].earlyResponse = m
                 return
             }
-            let p = pending.removeFirst()
+            // One request waiting is the usual case: removeLast does not go through the general
+            // (shifting) path of removeFirst.
+            let p = pending.count == 1 ? pending.removeLast() : pending.removeFirst()
             emit(p, response: m, time: m.endTime)
         case .malformed(let error, _):
             guard httpSeen else {
