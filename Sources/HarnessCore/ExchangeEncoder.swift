@@ -37,6 +37,9 @@ struct ExchangeEncoder {
     }
 
     static let cacheSlots = 512
+    /// The largest body the cache keeps a second array of (slots × this bounds what it holds
+    /// beyond the segment's own bodies).
+    static let maxCachedDuplicate = 16 << 10
 
     /// The cache slot of an array storage address.
     @inline(__always)
@@ -163,7 +166,9 @@ struct ExchangeEncoder {
         if let candidates = bodyIndex[hash] {
             for c in candidates where Self.sameBytes(bodies[c], bytes) {
                 lastBody = (bytes, c)
-                cacheBody(bytes, key: key, slot: slot, index: c)
+                // Another array with the same bytes: the cache keeps it alive, so only small ones
+                // (a capture's repeated bodies are at most 16 KiB) are kept.
+                if bytes.count <= Self.maxCachedDuplicate { cacheBody(bytes, key: key, slot: slot, index: c) }
                 body.varint(UInt64(c + 1))
                 return 0
             }
