@@ -40,6 +40,8 @@ struct ExchangeEncoder {
     /// The largest body the cache keeps a second array of (slots × this bounds what it holds
     /// beyond the segment's own bodies).
     static let maxCachedDuplicate = 16 << 10
+    /// The largest encoded header section cached (the cache keeps its fields array alive).
+    static let maxCachedSection = 4 << 10
 
     /// The cache slot of an array storage address.
     @inline(__always)
@@ -94,7 +96,7 @@ struct ExchangeEncoder {
         let start = body.bytes.count
         let valueCount = values.count
         let added = encodeFields(headers, into: &body, records: &records)
-        if added == 0 && values.count == valueCount {
+        if added == 0 && values.count == valueCount && body.bytes.count - start <= Self.maxCachedSection {
             sectionKeys[slot] = key
             sectionArrays[slot] = headers
             sectionEncoded[slot].removeAll(keepingCapacity: true)
