@@ -55,7 +55,10 @@ final class TCPConnection {
     var httpSeen = false
     /// The first bytes were not HTTP (TLS, another protocol): the connection is only tracked, not parsed.
     var notHTTP = false
-    unowned let delegate: any ConnectionDelegate
+    /// The engine that owns this connection (its table holds the connection, so the engine
+    /// outlives it): `unowned(unsafe)`, as a checked `unowned` took and dropped a strong reference
+    /// (two atomic operations) at every use, several times per message.
+    unowned(unsafe) let delegate: any ConnectionDelegate
 
     init(
         id: UInt64, client: (IPAddress, UInt16), server: (IPAddress, UInt16), leg: Leg, options: CaptureOptions,
