@@ -370,7 +370,7 @@ public struct HTTPStreamParser {
                 // Nothing buffered: wait (without entering `parseHead`, a large frame).
                 guard pos < buf.count else { return nil }
                 // The previous head's bytes again (keep-alive traffic): one compare, no scan.
-                if let previous = lastHead, let m = repeatedHead(previous) {
+                if lastHead != nil, let m = repeatedHead() {
                     return started(m, headLength: lastHeadBytes.count)
                 }
                 guard let e = parseHead() else { return nil }
@@ -452,7 +452,7 @@ public struct HTTPStreamParser {
             consume(1)
         }
         // The previous head's bytes again: no line scan, no parse.
-        if let previous = lastHead, let m = repeatedHead(previous) {
+        if lastHead != nil, let m = repeatedHead() {
             return started(m, headLength: lastHeadBytes.count)
         }
         if headScan < pos { headScan = pos }
@@ -507,9 +507,10 @@ public struct HTTPStreamParser {
         return started(m, headLength: headEnd - start)
     }
 
-    /// A new message like `previous` when the buffered head has exactly `previous`'s bytes (the
-    /// same start line and fields, so the same validation and framing), else nil.
-    private func repeatedHead(_ previous: HeadTemplate) -> HTTPMessage? {
+    /// A new message like `lastHead` when the buffered head has exactly its bytes (the same start
+    /// line and fields, so the same validation and framing), else nil. `lastHead` is read in
+    /// place: binding it to a local copied it, a retain of each field.
+    private func repeatedHead() -> HTTPMessage? {
         let n = lastHeadBytes.count
         guard n > 0, buf.count - pos >= n else { return nil }
         let equal = buf.withUnsafeBytes { b in
@@ -517,15 +518,15 @@ public struct HTTPStreamParser {
         }
         guard equal else { return nil }
         let m = HTTPMessage(isRequest: isRequest)
-        m.method = previous.method
-        m.target = previous.target
-        m.status = previous.status
-        m.reason = previous.reason
-        m.version = previous.version
-        m.headers = previous.headers
-        m.fieldMask = previous.fieldMask
-        m.fieldFraming = previous.fieldFraming
-        m.connectionTokens = previous.connectionTokens
+        m.method = lastHead!.method
+        m.target = lastHead!.target
+        m.status = lastHead!.status
+        m.reason = lastHead!.reason
+        m.version = lastHead!.version
+        m.headers = lastHead!.headers
+        m.fieldMask = lastHead!.fieldMask
+        m.fieldFraming = lastHead!.fieldFraming
+        m.connectionTokens = lastHead!.connectionTokens
         m.startTime = pos >= appendStart ? now : oldestTime
         m.streamOffset = offset
         m.resynchronized = resyncing
