@@ -55,6 +55,10 @@ public struct HTTPStreamParser {
     private var oldestTime: Int64 = 0
     private var current: HTTPMessage?
     private var body: BodyAccumulator
+    /// The oldest waiting event when it is the only one (the usual case: a message's end, queued
+    /// behind its head): moved in and out without the array's bookkeeping and copies.
+    private var queuedFirst: Event?
+    /// Waiting events after `queuedFirst`.
     private var queued: [Event] = []
     /// Index of the next event of `queued` to hand out (no shifting on every pop).
     private var queuedHead = 0
@@ -223,7 +227,7 @@ public struct HTTPStreamParser {
         case .head:
             let rest = buf.count - pos
             if rest > 0 && !onlyWhitespace() {
-                queued.append(.malformed(ParseError(offset: offset, message: "stream ended inside a message head"), time: now))
+                enqueue(.malformed(ParseError(offset: offset, message: "stream ended inside a message head"), time: now))
             }
         case .needBodyMode, .body, .chunkSize, .chunkData, .chunkDataEnd, .trailers:
             endMessage(complete: false)
@@ -272,7 +276,17 @@ public struct HTTPStreamParser {
     }
 
     @inline(__always)
+    private mutating func enqueue(_ e: Event) {
+        if queuedFirst == nil && queuedHead == queued.count {
+            queuedFirst = e
+        } else {
+            queued.append(e)
+        }
+    }
+
+    @inline(__always)
     private mutating func popQueued() -> Event? {
+        if queuedFirst != nil { return queuedFirst.take() }
         guard queuedHead < queued.count else { return nil }
         let e = queued[queuedHead]
         queuedHead += 1
@@ -336,7 +350,7 @@ public struct HTTPStreamParser {
         m.body = body.kept
         // The next body of this direction is compared with this one first (repeats share it).
         body = BodyAccumulator(maximum: maxBody, candidate: complete ? m.body : [])
-        queued.append(.message(m))
+        enqueue(.message(m))
         if state != .tunnel {
             state = .head
             headScan = pos
@@ -353,7 +367,7 @@ public struct HTTPStreamParser {
             current!.parseError = e
             endMessage(complete: false)
         } else {
-            queued.append(.malformed(e, time: now))
+            enqueue(.malformed(e, time: now))
         }
         state = .resync
         resyncing = true
