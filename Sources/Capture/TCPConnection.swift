@@ -109,6 +109,7 @@ final class TCPConnection {
             if clientStream.finished && !clientEnded {
                 clientEnded = true
                 requests.finish(time: time)
+                pump()
             }
         } else {
             if s.hasACK { clientStream.peerAcknowledged(s.acknowledgment) { feedRequests($0, time: time) } }
@@ -120,9 +121,11 @@ final class TCPConnection {
             if serverStream.finished && !serverEnded {
                 serverEnded = true
                 responses.finish(time: time)
+                pump()
             }
         }
-        pump()
+        // Bytes and gaps were parsed as they were fed (each feed pumps); only a direction's end
+        // queues events here.
     }
 
     private func midStreamParser(_ role: HTTPStreamParser.Role) -> HTTPStreamParser {
