@@ -178,24 +178,23 @@ final class TCPConnection {
     }
 
     private var pumping = false
+    /// Set when a response decided a CONNECT/Upgrade request's fate: the request side may then
+    /// have more to hand out.
+    private var upgradeResolved = false
 
-    /// Drains both parsers' events until neither has more.
+    /// Drains both parsers' events until neither has more. Requests go first; a request's events
+    /// never let the response side go on (it waits only for `setBodyMode`, which its own head
+    /// event calls), and a response's events let the request side go on only by resolving an
+    /// upgrade, so a second round runs only then.
     func pump() {
         guard !pumping else { return }
         pumping = true
         defer { pumping = false }
-        var progress = true
-        while progress {
-            progress = false
-            while let e = requests.next() {
-                progress = true
-                requestEvent(e)
-            }
-            while let e = responses.next() {
-                progress = true
-                responseEvent(e)
-            }
-        }
+        repeat {
+            upgradeResolved = false
+            while let e = requests.next() { requestEvent(e) }
+            while let e = responses.next() { responseEvent(e) }
+        } while upgradeResolved
     }
 
     private func requestEvent(_ e: HTTPStreamParser.Event) {
@@ -262,12 +261,14 @@ final class TCPConnection {
             case .success(let mode):
                 if mode == .tunnel {
                     requests.resolveUpgrade(accepted: true)
+                    upgradeResolved = true
                 } else if m.status >= 200, index != nil,
                     pending[0].request.method == "CONNECT"
                         || (pending[0].request.fieldMask & HTTPHeadParser.maskUpgrade != 0
                             && pending[0].request.headers.has("upgrade"))
                 {
                     requests.resolveUpgrade(accepted: false)
+                    upgradeResolved = true
                 }
                 responses.setBodyMode(mode)
             case .failure(let f):
