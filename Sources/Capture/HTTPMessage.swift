@@ -159,8 +159,6 @@ struct BodyAccumulator {
         guard let hasher, !cut else { return nil }
         return BodyTruncation(originalLength: length, sha256: Array(hasher.sha.finalize()))
     }
-
-    var truncated: Bool { hasher != nil }
 }
 
 extension ExchangeRecordWriter {

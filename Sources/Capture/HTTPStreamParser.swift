@@ -62,15 +62,15 @@ public struct HTTPStreamParser {
     private var queued: [Event] = []
     /// Index of the next event of `queued` to hand out (no shifting on every pop).
     private var queuedHead = 0
-    /// The headers of the last head parsed: their Strings are reused when the next head repeats them.
-    private var lastHeaders: Headers = []
     /// The last head parsed and its bytes (start line to the empty line): a head with exactly these
-    /// bytes takes its fields from it after one compare (keep-alive traffic repeats whole heads).
-    /// A copy of the fields, not the message: the message goes to the log writer's thread, and
-    /// reading it here again would pull its cache lines back from that thread's core.
+    /// bytes takes its fields from it after one compare (keep-alive traffic repeats whole heads),
+    /// and a head that differs still reuses the Strings of its equal lines. A copy of the fields,
+    /// not the message: the message goes to the log writer's thread, and reading it here again
+    /// would pull its cache lines back from that thread's core.
     private var lastHead: HeadTemplate?
+    /// Empty when the last head was longer than `maxRepeatedHead` (not kept for the compare: a
+    /// copy per connection and direction).
     private var lastHeadBytes: [UInt8] = []
-    /// Longer heads are not kept for that compare (a copy per connection and direction).
     static let maxRepeatedHead = 8192
     private var resyncing = false
     private var snaplenPending = false
@@ -461,12 +461,13 @@ public struct HTTPStreamParser {
     @inline(never)
     private mutating func parseHead() -> Event? {
         // Skip empty lines before a message (RFC 9112 2.2).
+        let first = pos
         while pos < buf.count && (buf[pos] == 0x0d || buf[pos] == 0x0a) {
             if buf[pos] == 0x0d && pos + 1 >= buf.count { return nil }
             consume(1)
         }
-        // The previous head's bytes again: no line scan, no parse.
-        if lastHead != nil, let m = repeatedHead() {
+        // The previous head's bytes again, after the empty lines (`step` compared before them).
+        if pos != first, lastHead != nil, let m = repeatedHead() {
             return started(m, headLength: lastHeadBytes.count)
         }
         if headScan < pos { headScan = pos }
@@ -500,7 +501,7 @@ public struct HTTPStreamParser {
             if let e = HTTPHeadParser.startLine(p, start, HTTPHeadParser.trimCR(p, start, lf), into: &m) { return e }
             var mask: UInt8 = 0
             defer { m.fieldMask = mask }
-            return HTTPHeadParser.fields(p, lf + 1, headEnd, into: &m.headers, mask: &mask, previous: lastHeaders)
+            return HTTPHeadParser.fields(p, lf + 1, headEnd, into: &m.headers, mask: &mask, previous: lastHead?.headers ?? [])
         }
         if let error {
             malformed(error, at: start)
@@ -510,13 +511,10 @@ public struct HTTPStreamParser {
         // already read this message when the next head repeats it, so it is not mutated later).
         m.fieldFraming = HTTPHeadParser.fieldFraming(m.headers, mask: m.fieldMask)
         m.connectionTokens = HTTPHeadParser.connectionTokens(m.headers, mask: m.fieldMask)
-        lastHeaders = m.headers
+        lastHead = HeadTemplate(m)
         lastHeadBytes.removeAll(keepingCapacity: true)
         if headEnd - start <= Self.maxRepeatedHead {
-            lastHead = HeadTemplate(m)
             buf.withUnsafeBytes { lastHeadBytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[start..<headEnd])) }
-        } else {
-            lastHead = nil
         }
         return started(m, headLength: headEnd - start)
     }

@@ -85,7 +85,8 @@ final class TCPConnection {
     var halfClosed: Bool { clientEnded || serverEnded }
     var joinedMidStream: Bool { clientStream.joinedMidStream || serverStream.joinedMidStream }
 
-    /// Takes one segment of this connection.
+    /// Takes one segment of this connection. Its bytes and gaps are parsed as they are fed (each
+    /// feed pumps the parsers); only a direction's end queues events here, and pumps after it.
     func handle(_ s: TCPSegment, payload: UnsafeRawBufferPointer, time: Int64) {
         lastSeen = time
         let fromClient = s.source == clientAddress && s.sourcePort == clientPort
@@ -124,8 +125,6 @@ final class TCPConnection {
                 pump()
             }
         }
-        // Bytes and gaps were parsed as they were fed (each feed pumps); only a direction's end
-        // queues events here.
     }
 
     private func midStreamParser(_ role: HTTPStreamParser.Role) -> HTTPStreamParser {
