@@ -1,68 +1,124 @@
 /// Little helpers to build and read the log's binary encoding: LEB128 varints, zigzag, strings.
-struct ByteWriter {
-    var bytes: [UInt8] = []
+///
+/// `ByteWriter` appends to raw memory it alone owns (it is `~Copyable`): the log writer appends a
+/// few dozen small pieces per exchange, and through `[UInt8]` each was a call to the runtime's
+/// uniqueness check and a generic append (a fifth of the writer thread's time in a capture).
+struct ByteWriter: ~Copyable {
+    /// The bytes, in memory this writer owns (it cannot be copied, so nothing else can alias it):
+    /// an append is a capacity check and a store, not the array's uniqueness check and call.
+    private var base: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    /// Bytes written so far.
+    private(set) var count = 0
 
-    init(capacity: Int = 256) { bytes.reserveCapacity(capacity) }
+    init(capacity: Int = 256) {
+        self.capacity = max(capacity, 16)
+        base = .allocate(capacity: self.capacity)
+    }
 
-    mutating func u8(_ v: UInt8) { bytes.append(v) }
+    deinit { base.deallocate() }
+
+    /// A copy of the bytes written.
+    var bytes: [UInt8] { withUnsafeBytes { [UInt8]($0) } }
+
+    /// Borrows the bytes written (valid only inside `body`).
+    func withUnsafeBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        try body(UnsafeBufferPointer(start: base, count: count))
+    }
+
+    /// Forgets the bytes, keeping the memory.
+    mutating func removeAll() { count = 0 }
+
+    /// Room for `extra` more bytes.
+    @inline(__always)
+    private mutating func reserve(_ extra: Int) {
+        if capacity - count < extra { grow(extra) }
+    }
+
+    private mutating func grow(_ extra: Int) {
+        let wanted = max(capacity * 2, count + extra)
+        let fresh = UnsafeMutablePointer<UInt8>.allocate(capacity: wanted)
+        fresh.update(from: base, count: count)
+        base.deallocate()
+        base = fresh
+        capacity = wanted
+    }
+
+    @inline(__always)
+    mutating func u8(_ v: UInt8) {
+        reserve(1)
+        base[count] = v
+        count += 1
+    }
+
     @inline(__always)
     mutating func varint(_ value: UInt64) {
         if value < 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: value))
+            u8(UInt8(truncatingIfNeeded: value))
         } else {
             longVarint(value)
         }
     }
 
-    /// Two bytes or more: gathered in a register, appended at once.
+    /// Two bytes or more.
     private mutating func longVarint(_ value: UInt64) {
+        reserve(10)
         var v = value
-        var packed: (UInt64, UInt64) = (0, 0)
-        let n = withUnsafeMutableBytes(of: &packed) { raw -> Int in
-            var n = 0
-            while v >= 0x80 {
-                raw[n] = UInt8(truncatingIfNeeded: v) | 0x80
-                v >>= 7
-                n += 1
-            }
-            raw[n] = UInt8(v)
-            return n + 1
+        var n = count
+        while v >= 0x80 {
+            base[n] = UInt8(truncatingIfNeeded: v) | 0x80
+            v >>= 7
+            n += 1
         }
-        withUnsafeBytes(of: &packed) { raw in
-            // A typed buffer appends with one copy (a raw slice went byte by byte).
-            guard let base = raw.baseAddress else { return }
-            bytes.append(contentsOf: UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self), count: n))
-        }
+        base[n] = UInt8(v)
+        count = n + 1
     }
     mutating func varint(_ value: Int) { varint(UInt64(max(0, value))) }
     mutating func zigzag(_ value: Int64) { varint(UInt64(bitPattern: (value << 1) ^ (value >> 63))) }
+
+    /// Appends bytes as they are.
+    mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard let from = bytes.baseAddress, bytes.count > 0 else { return }
+        reserve(bytes.count)
+        (base + count).update(from: from, count: bytes.count)
+        count += bytes.count
+    }
+    mutating func append(_ bytes: [UInt8]) { bytes.withUnsafeBufferPointer { append($0) } }
+    mutating func append(_ bytes: borrowing ByteWriter) { bytes.withUnsafeBytes { append($0) } }
+
     mutating func string(_ s: String) {
         // Native strings lend their bytes as they are; only others (bridged) are copied first.
         let done = s.utf8.withContiguousStorageIfAvailable { buf -> Bool in
             varint(UInt64(buf.count))
-            bytes.append(contentsOf: buf)
+            append(buf)
             return true
         }
         guard done == nil else { return }
         var copy = s
         copy.withUTF8 { buf in
             varint(UInt64(buf.count))
-            bytes.append(contentsOf: buf)
+            append(buf)
         }
     }
     mutating func blob(_ b: [UInt8]) {
         varint(UInt64(b.count))
-        bytes.append(contentsOf: b)
+        append(b)
+    }
+    /// A length-prefixed copy of another writer's bytes.
+    mutating func blob(_ b: borrowing ByteWriter) {
+        varint(UInt64(b.count))
+        append(b)
     }
     mutating func u32le(_ v: UInt32) {
-        bytes.append(UInt8(truncatingIfNeeded: v))
-        bytes.append(UInt8(truncatingIfNeeded: v >> 8))
-        bytes.append(UInt8(truncatingIfNeeded: v >> 16))
-        bytes.append(UInt8(truncatingIfNeeded: v >> 24))
+        reserve(4)
+        for i in 0..<4 { base[count + i] = UInt8(truncatingIfNeeded: v >> (8 * UInt32(i))) }
+        count += 4
     }
     mutating func u16le(_ v: UInt16) {
-        bytes.append(UInt8(truncatingIfNeeded: v))
-        bytes.append(UInt8(truncatingIfNeeded: v >> 8))
+        reserve(2)
+        base[count] = UInt8(truncatingIfNeeded: v)
+        base[count + 1] = UInt8(truncatingIfNeeded: v >> 8)
+        count += 2
     }
 }
 

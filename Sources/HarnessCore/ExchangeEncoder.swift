@@ -90,17 +90,17 @@ struct ExchangeEncoder {
         let key = Self.key(headers)
         let slot = Self.slot(key)
         if sectionKeys[slot] == key {
-            sectionEncoded[slot].withUnsafeBufferPointer { body.bytes.append(contentsOf: $0) }
+            sectionEncoded[slot].withUnsafeBufferPointer { body.append($0) }
             return 0
         }
-        let start = body.bytes.count
+        let start = body.count
         let valueCount = values.count
         let added = encodeFields(headers, into: &body, records: &records)
-        if added == 0 && values.count == valueCount && body.bytes.count - start <= Self.maxCachedSection {
+        if added == 0 && values.count == valueCount && body.count - start <= Self.maxCachedSection {
             sectionKeys[slot] = key
             sectionArrays[slot] = headers
             sectionEncoded[slot].removeAll(keepingCapacity: true)
-            sectionEncoded[slot].append(contentsOf: body.bytes[start...])
+            body.withUnsafeBytes { sectionEncoded[slot].append(contentsOf: $0[start...]) }
         }
         return added
     }
@@ -121,7 +121,7 @@ struct ExchangeEncoder {
                 var def = ByteWriter(capacity: headers[index].name.utf8.count + 4)
                 def.varint(UInt64(i))
                 def.string(headers[index].name)
-                records.blob(def.bytes)
+                records.blob(def)
                 added += 1
                 body.varint(UInt64(i))
             }

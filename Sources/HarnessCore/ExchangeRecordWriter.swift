@@ -18,7 +18,7 @@ public protocol ExchangeRecordSource {
 /// `tail`, which closes the record. Each part borrows what it is given; nothing is copied but
 /// bytes. Header names and values, and bodies, go through the segment's tables (`ExchangeEncoder`),
 /// and the name and body records an exchange needs precede its own record in the block.
-public struct ExchangeRecordWriter {
+public struct ExchangeRecordWriter: ~Copyable {
     /// The segment's tables.
     var tables = ExchangeEncoder()
     /// The block's records so far.
@@ -38,7 +38,7 @@ public struct ExchangeRecordWriter {
     public mutating func head(id: UInt64, leg: Leg, connection: ConnectionInfo, sequence: UInt32, timing t: Timing) {
         assert(next == .head, "an exchange record's parts out of order")
         next = .request
-        record.bytes.removeAll(keepingCapacity: true)
+        record.removeAll()
         record.varint(id)
         record.u8(leg.rawValue)
         record.varint(connection.id)
@@ -162,7 +162,7 @@ public struct ExchangeRecordWriter {
             }
         }
         block.u8(LogFormat.RecordType.exchange.rawValue)
-        block.blob(record.bytes)
+        block.blob(record)
         blockRecords += 1
     }
 
@@ -193,7 +193,7 @@ public struct ExchangeRecordWriter {
 
     /// Empties the block (written out).
     mutating func clearBlock() {
-        block.bytes.removeAll(keepingCapacity: true)
+        block.removeAll()
         blockRecords = 0
     }
 }

@@ -191,7 +191,10 @@ final class LogBlockWriter {
     private var records = ExchangeRecordWriter()
     private var blockStartedAt: Int64 = 0
     private var startSegment = true
+    /// A block's header and stored bytes, laid out for one write.
     private var scratch: [UInt8] = []
+    /// zstd's compression context, kept from block to block (created at the first block).
+    private var compressor: OpaquePointer?
     private let ownsFD: Bool
     private var appended = 0
     private(set) var flushed = 0
@@ -221,20 +224,23 @@ final class LogBlockWriter {
             meta.string(a.value)
         }
         var head = ByteWriter()
-        head.bytes.append(contentsOf: LogFormat.magic)
+        head.append(LogFormat.magic)
         head.u16le(LogFormat.version)
-        head.u32le(UInt32(meta.bytes.count))
-        head.bytes.append(contentsOf: meta.bytes)
-        head.u32le(meta.bytes.withUnsafeBytes { harness_crc32c(0, $0.baseAddress, $0.count) })
+        head.u32le(UInt32(meta.count))
+        head.append(meta)
+        head.u32le(meta.withUnsafeBytes { harness_crc32c(0, $0.baseAddress, $0.count) })
         do {
-            try writeAll(head.bytes)
+            try head.withUnsafeBytes { try writeAll($0) }
         } catch {
             closeFile()
             throw error
         }
     }
 
-    deinit { closeFile() }
+    deinit {
+        closeFile()
+        ZSTD_freeCCtx(compressor)
+    }
 
     func append(_ exchange: Exchange) throws { try append(source: exchange) }
 
@@ -253,7 +259,7 @@ final class LogBlockWriter {
         if records.blockRecords == 0 { blockStartedAt = Clock.nowMicros() }
         write(&records)
         appended += 1
-        guard records.block.bytes.count >= options.blockSize || records.segmentBodyBytes >= options.segmentBodyLimit else {
+        guard records.block.count >= options.blockSize || records.segmentBodyBytes >= options.segmentBodyLimit else {
             return false
         }
         try writeBlock()
@@ -292,44 +298,56 @@ final class LogBlockWriter {
     }
 
     private func writeBlock() throws {
-        let raw = records.block.bytes
-        var codec = LogFormat.Codec.none
-        var stored = raw
-        if options.codec == .zstd && raw.count > 128 {
-            let bound = ZSTD_compressBound(raw.count)
-            if scratch.count < bound { scratch = [UInt8](repeating: 0, count: bound) }
-            let n = raw.withUnsafeBytes { src in
-                scratch.withUnsafeMutableBytes { dst in
-                    ZSTD_compress(dst.baseAddress, dst.count, src.baseAddress, src.count, options.level)
+        let headerSize = LogFormat.blockHeaderSize
+        let blockRecords = records.blockRecords
+        let segmentStart = startSegment
+        // The block goes out as one write: its header, then its bytes (compressed when that pays),
+        // both laid out in `scratch`.
+        try records.block.withUnsafeBytes { raw in
+            let bound = options.codec == .zstd ? max(ZSTD_compressBound(raw.count), raw.count) : raw.count
+            if scratch.count < headerSize + bound { scratch = [UInt8](repeating: 0, count: headerSize + bound) }
+            var codec = LogFormat.Codec.none
+            var stored = raw.count
+            if options.codec == .zstd && raw.count > 128 {
+                if compressor == nil { compressor = ZSTD_createCCtx() }
+                let n = scratch.withUnsafeMutableBytes { dst in
+                    ZSTD_compressCCtx(compressor, dst.baseAddress! + headerSize, dst.count - headerSize,
+                                      raw.baseAddress, raw.count, options.level)
+                }
+                if ZSTD_isError(n) == 0 && n < raw.count - raw.count / 16 {
+                    codec = .zstd
+                    stored = n
                 }
             }
-            if ZSTD_isError(n) == 0 && n < raw.count - raw.count / 16 {
-                codec = .zstd
-                stored = Array(scratch[0..<n])
+            try scratch.withUnsafeMutableBytes { out in
+                let body = out.baseAddress! + headerSize
+                if codec == .none, let from = raw.baseAddress { body.copyMemory(from: from, byteCount: raw.count) }
+                var head = ByteWriter(capacity: headerSize)
+                head.u32le(UInt32(stored))
+                head.u32le(UInt32(raw.count))
+                head.u32le(UInt32(blockRecords))
+                head.u8(codec.rawValue)
+                head.u8(segmentStart ? LogFormat.flagSegmentStart : 0)
+                head.u16le(0)
+                var crc = head.withUnsafeBytes { harness_crc32c(0, $0.baseAddress, $0.count) }
+                crc = harness_crc32c(crc, body, stored)
+                head.u32le(crc)
+                head.withUnsafeBytes { out.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+                try writeAll(UnsafeBufferPointer(start: out.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                                                 count: headerSize + stored))
             }
         }
-        var head = ByteWriter(capacity: LogFormat.blockHeaderSize)
-        head.u32le(UInt32(stored.count))
-        head.u32le(UInt32(raw.count))
-        head.u32le(UInt32(records.blockRecords))
-        head.u8(codec.rawValue)
-        head.u8(startSegment ? LogFormat.flagSegmentStart : 0)
-        head.u16le(0)
-        var crc = head.bytes.withUnsafeBytes { harness_crc32c(0, $0.baseAddress, $0.count) }
-        crc = stored.withUnsafeBytes { harness_crc32c(crc, $0.baseAddress, $0.count) }
-        head.u32le(crc)
-        head.bytes.append(contentsOf: stored)
-        try writeAll(head.bytes)
         startSegment = false
         records.clearBlock()
         flushed = appended
     }
 
-    private func writeAll(_ bytes: [UInt8]) throws {
+    private func writeAll(_ bytes: UnsafeBufferPointer<UInt8>) throws {
         guard !fileClosed else { throw HarnessError(.io, "write after close", path: path) }
+        guard let base = bytes.baseAddress else { return }
         var done = 0
         while done < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+            let n = write(fd, base + done, bytes.count - done)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw HarnessError(.io, "cannot write the log: \(String(cString: strerror(errno)))", path: path,
