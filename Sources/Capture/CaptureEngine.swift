@@ -296,6 +296,6 @@ struct FinishedBatch: ExchangeBatch {
     func writeRecord(_ index: Int, to w: inout ExchangeRecordWriter) {
         // Through the buffer pointer the record is borrowed where it lies (the array's subscript
         // copied it: a retain and a release of each of its references).
-        records.withUnsafeBufferPointer { $0[index].write(to: &w) }
+        records.withUnsafeBufferPointer { ExchangeParts.write(at: $0.baseAddress! + index, to: &w) }
     }
 }

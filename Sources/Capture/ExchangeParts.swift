@@ -32,19 +32,25 @@ struct ExchangeParts: Sendable, ExchangeRecordSource {
     var hasTruncatedBody: Bool { pending.request.truncation != nil || response?.truncation != nil }
 
     /// The exchange's framing bits, flags, timing and notes, as `build()` and `write(to:)` record
-    /// them.
-    private func summary() -> (framing: Framing, flags: Flags, timing: Timing, annotations: [Annotation]) {
-        let q = pending.request
+    /// them. Read through a pointer, in place (a method call on the parts copied them whole).
+    private static func summary(at p: UnsafePointer<ExchangeParts>)
+        -> (framing: Framing, flags: Flags, timing: Timing, annotations: [Annotation])
+    {
+        unowned(unsafe) let q = p.pointee.pending.request
+        unowned(unsafe) let response = p.pointee.response
+        let requestDone = p.pointee.pending.requestDone
         var framing: Framing = []
         if q.chunked { framing.insert(.requestChunked) }
         if q.contentLength { framing.insert(.requestContentLength) }
         var flags = Flags()
-        flags.incomplete = incomplete
-        flags.gapBytes = gapBytes
+        flags.incomplete = !requestDone || !q.complete || response == nil || !(response?.complete ?? false)
+        flags.gapBytes = q.gapBytes + (response?.gapBytes ?? 0)
         flags.snaplenTruncated = q.snaplenTruncated || (response?.snaplenTruncated ?? false)
-        flags.parseError = q.parseError ?? response?.parseError ?? pending.responseParseError
+        if q.parseError != nil || response?.parseError != nil || p.pointee.pending.responseParseError != nil {
+            flags.parseError = q.parseError ?? response?.parseError ?? p.pointee.pending.responseParseError
+        }
         flags.midStream = q.resynchronized || (response?.resynchronized ?? false)
-        var timing = Timing(requestStart: q.startTime, requestEnd: pending.requestDone ? q.endTime : 0)
+        var timing = Timing(requestStart: q.startTime, requestEnd: requestDone ? q.endTime : 0)
         if let r = response {
             if r.chunked { framing.insert(.responseChunked) }
             if r.contentLength { framing.insert(.responseContentLength) }
@@ -58,7 +64,7 @@ struct ExchangeParts: Sendable, ExchangeRecordSource {
             timing.responseStart = r.startTime
             timing.responseEnd = r.endTime
         }
-        if pending.continueSeen && q.headers.first("expect")?.lowercased() == "100-continue" { framing.insert(.continueSeen) }
+        if p.pointee.pending.continueSeen && q.headers.first("expect")?.lowercased() == "100-continue" { framing.insert(.continueSeen) }
         // A body with a hole keeps only the bytes before it: say how long it really was.
         var annotations: [Annotation] = []
         if q.gapBytes > 0 && q.bodyLength > UInt64(q.body.count) && q.truncation == nil {
@@ -71,7 +77,7 @@ struct ExchangeParts: Sendable, ExchangeRecordSource {
     }
 
     func build() -> Exchange {
-        let (framing, flags, timing, annotations) = summary()
+        let (framing, flags, timing, annotations) = withUnsafePointer(to: self) { Self.summary(at: $0) }
         let p = pending
         let q = p.request
         let request = Request(
@@ -90,20 +96,36 @@ struct ExchangeParts: Sendable, ExchangeRecordSource {
 
     /// The same exchange, written from the parsed messages where they are (no `Exchange` built).
     func write(to w: inout ExchangeRecordWriter) {
-        let (framing, flags, timing, annotations) = summary()
-        w.head(id: pending.id, leg: leg, connection: connection, sequence: pending.sequence, timing: timing)
-        let q = pending.request
-        w.request(
-            method: q.method, target: q.target, version: q.version, headers: q.headers, body: q.body,
-            bodyTruncation: q.truncation, trailers: q.trailers)
-        if let r = response {
-            w.response(r, interim: pending.interim)
+        withUnsafePointer(to: self) { Self.write(at: $0, to: &w) }
+    }
+
+    /// `write(to:)` of the parts at `p`, read in place: the log writer's thread calls it for each
+    /// exchange, and a copy of the parts (or of its messages) was a retain and a release of each
+    /// reference, on objects the capture thread also counts.
+    static func write(at p: UnsafePointer<ExchangeParts>, to w: inout ExchangeRecordWriter) {
+        let (framing, flags, timing, annotations) = summary(at: p)
+        w.head(
+            id: p.pointee.pending.id, leg: p.pointee.leg, connection: p.pointee.connection,
+            sequence: p.pointee.pending.sequence, timing: timing)
+        unowned(unsafe) let q = p.pointee.pending.request
+        if let headersKey = q.headersKey, let bodyKey = q.bodyKey {
+            w.request(
+                method: q.method, target: q.target, version: q.version, headersKey: headersKey, headers: { q.headers },
+                bodyKey: bodyKey, body: { q.body }, bodyTruncation: q.truncation, trailers: q.trailers)
+        } else {
+            w.request(
+                method: q.method, target: q.target, version: q.version, headers: q.headers, body: q.body,
+                bodyTruncation: q.truncation, trailers: q.trailers)
+        }
+        if let r = p.pointee.response {
+            unowned(unsafe) let r = r
+            w.response(r, interim: p.pointee.pending.interim)
         } else {
             w.noResponse()
         }
         w.tail(
-            framing: framing, flags: flags, link: pending.link, replayOf: nil, tunnel: tunnel, error: nil,
-            annotations: annotations)
+            framing: framing, flags: flags, link: p.pointee.pending.link, replayOf: nil, tunnel: p.pointee.tunnel,
+            error: nil, annotations: annotations)
     }
 
     static func keepsAlive(_ q: HTTPMessage, _ r: HTTPMessage) -> Bool {

@@ -20,9 +20,13 @@ public final class HTTPMessage: @unchecked Sendable {
     public var status: UInt16 = 0
     public var reason = ""
     public var version = HTTPVersionNumber.http11
-    public var headers: Headers = []
+    public var headers: Headers = [] { didSet { headersKey = nil } }
     /// The body after chunk decoding, at most the configured maximum.
-    public var body: [UInt8] = []
+    public var body: [UInt8] = [] { didSet { bodyKey = nil } }
+    /// The storage keys of `headers` and `body` (`noteStorage()`), for the log writer to find them
+    /// in its caches without touching the arrays; nil when not worked out or changed since.
+    private(set) var headersKey: StorageKey?
+    private(set) var bodyKey: StorageKey?
     /// The whole body's length (bytes seen plus bytes lost in gaps).
     public var bodyLength: UInt64 = 0
     /// Set when the body was longer than the maximum kept.
@@ -70,6 +74,13 @@ public final class HTTPMessage: @unchecked Sendable {
     public var mayHaveConnectionField: Bool { fieldMask & HTTPHeadParser.maskConnection != 0 }
 
     public init(isRequest: Bool) { self.isRequest = isRequest }
+
+    /// Notes the storage keys of `headers` and `body` (the parser calls it when the message is done;
+    /// setting either field again forgets its key).
+    func noteStorage() {
+        headersKey = StorageKey(headers)
+        bodyKey = StorageKey(body)
+    }
 }
 
 /// Collects a body up to a maximum; past it, counts and SHA-256-digests the rest.
@@ -164,6 +175,14 @@ struct BodyAccumulator {
 extension ExchangeRecordWriter {
     /// Writes `m` as the exchange's final response, after the `interim` ones.
     public mutating func response(_ m: HTTPMessage, interim: [InterimResponse]) {
+        if let headersKey = m.headersKey, let bodyKey = m.bodyKey {
+            unowned(unsafe) let m = m
+            response(
+                status: m.status, reason: m.reason, version: m.version, headersKey: headersKey, headers: { m.headers },
+                bodyKey: bodyKey, body: { m.body }, bodyTruncation: m.truncation, trailers: m.trailers,
+                interim: interim)
+            return
+        }
         response(
             status: m.status, reason: m.reason, version: m.version, headers: m.headers, body: m.body,
             bodyTruncation: m.truncation, trailers: m.trailers, interim: interim)

@@ -348,6 +348,7 @@ public struct HTTPStreamParser {
         m.bodyLength = body.length
         m.truncation = body.truncation
         m.body = body.kept
+        m.noteStorage()
         // The next body of this direction is compared with this one first (repeats share it).
         body = BodyAccumulator(maximum: maxBody, candidate: complete ? m.body : [])
         enqueue(.message(m))

@@ -122,6 +122,20 @@ struct ByteWriter: ~Copyable {
     }
 }
 
+/// An array's identity while it is alive: its storage's address and its count. The log encoder's
+/// caches know arrays by it (a cache slot keeps its array alive, so a key it holds cannot name
+/// another array); an empty array's key matches no non-empty one.
+public struct StorageKey: Equatable, @unchecked Sendable {
+    var address: UnsafeRawPointer?
+    var count = 0
+
+    init() {}
+
+    public init<T>(_ a: [T]) {
+        (address, count) = a.withUnsafeBufferPointer { (UnsafeRawPointer($0.baseAddress), $0.count) }
+    }
+}
+
 /// Thrown by `ByteReader` when the bytes end early or hold an impossible value.
 struct DecodeFailure: Error {
     var message: String

@@ -30,12 +30,6 @@ struct ExchangeEncoder {
     private var sectionArrays = [Headers](repeating: [], count: ExchangeEncoder.cacheSlots)
     private var sectionEncoded = [[UInt8]](repeating: [], count: ExchangeEncoder.cacheSlots)
 
-    /// An array storage's address and count (an empty key matches no non-empty array).
-    private struct StorageKey: Equatable {
-        var address: UnsafeRawPointer?
-        var count = 0
-    }
-
     static let cacheSlots = 512
     /// The largest body the cache keeps a second array of (slots × this bounds what it holds
     /// beyond the segment's own bodies).
@@ -50,8 +44,41 @@ struct ExchangeEncoder {
     }
 
     @inline(__always)
-    private static func key<T>(_ a: [T]) -> StorageKey {
-        a.withUnsafeBufferPointer { StorageKey(address: UnsafeRawPointer($0.baseAddress), count: $0.count) }
+    private static func key<T>(_ a: [T]) -> StorageKey { StorageKey(a) }
+
+    /// A header section known by its fields array's storage (`key`, worked out by its producer):
+    /// when the section cache has it, its bytes are written without `headers` being called, so
+    /// this thread neither reads nor counts references to an array its producer's thread shares.
+    mutating func encodeHeaders(
+        key: StorageKey, _ headers: () -> Headers, into body: inout ByteWriter, records: inout ByteWriter
+    ) -> Int {
+        if key.count == 0 {
+            body.u8(0)
+            return 0
+        }
+        let slot = Self.slot(key)
+        if sectionKeys[slot] == key {
+            sectionEncoded[slot].withUnsafeBufferPointer { body.append($0) }
+            return 0
+        }
+        return encodeHeaders(headers(), into: &body, records: &records)
+    }
+
+    /// A body known by its array's storage (`key`), as `encodeHeaders(key:_:into:records:)`.
+    mutating func encodeBody(
+        key: StorageKey, _ bytes: () -> [UInt8], into body: inout ByteWriter, records: inout ByteWriter
+    ) -> Int {
+        if key.count == 0 {
+            body.varint(0)
+            return 0
+        }
+        let slot = Self.slot(key)
+        if bodyKeys[slot] == key {
+            // The index the storage was cached with, as the array path would answer.
+            body.varint(UInt64(bodyIndexes[slot] + 1))
+            return 0
+        }
+        return encodeBody(bytes(), into: &body, records: &records)
     }
 
     mutating func resetSegment() {

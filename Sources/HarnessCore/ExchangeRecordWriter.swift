@@ -77,6 +77,53 @@ public struct ExchangeRecordWriter: ~Copyable {
         fields(headers: headers, body: body, bodyTruncation: bodyTruncation, trailers: trailers)
     }
 
+    /// The request, its header fields and body known by their arrays' storage (`StorageKey`, worked
+    /// out by the producer's thread): `headers` and `body` are called only when the segment's
+    /// tables do not know the key. A capture's repeated heads and bodies share one array, which
+    /// its thread counts references to for every message; here it is then not touched at all.
+    public mutating func request(
+        method: String, target: String, version: HTTPVersionNumber, headersKey: StorageKey,
+        headers: () -> Headers, bodyKey: StorageKey, body: () -> [UInt8], bodyTruncation: BodyTruncation?,
+        trailers: Headers
+    ) {
+        assert(next == .request, "an exchange record's parts out of order")
+        next = .response
+        record.string(method)
+        record.string(target)
+        record.u8(version.major << 4 | (version.minor & 0x0f))
+        keyedFields(
+            headersKey: headersKey, headers: headers, bodyKey: bodyKey, body: body, bodyTruncation: bodyTruncation,
+            trailers: trailers)
+    }
+
+    /// The final response, as `request(method:target:version:headersKey:headers:bodyKey:body:bodyTruncation:trailers:)`.
+    public mutating func response(
+        status: UInt16, reason: String, version: HTTPVersionNumber, headersKey: StorageKey,
+        headers: () -> Headers, bodyKey: StorageKey, body: () -> [UInt8], bodyTruncation: BodyTruncation?,
+        trailers: Headers, interim: [InterimResponse]
+    ) {
+        assert(next == .response, "an exchange record's parts out of order")
+        next = .tail
+        record.u8(1)
+        record.varint(UInt64(status))
+        record.string(reason)
+        record.u8(version.major << 4 | (version.minor & 0x0f))
+        keyedFields(
+            headersKey: headersKey, headers: headers, bodyKey: bodyKey, body: body, bodyTruncation: bodyTruncation,
+            trailers: trailers)
+        interimResponses(interim)
+    }
+
+    private mutating func keyedFields(
+        headersKey: StorageKey, headers: () -> Headers, bodyKey: StorageKey, body: () -> [UInt8],
+        bodyTruncation: BodyTruncation?, trailers: Headers
+    ) {
+        blockRecords += tables.encodeHeaders(key: headersKey, headers, into: &record, records: &block)
+        blockRecords += tables.encodeBody(key: bodyKey, body, into: &record, records: &block)
+        tables.encodeTruncation(bodyTruncation, into: &record)
+        blockRecords += tables.encodeHeaders(trailers, into: &record, records: &block)
+    }
+
     /// A message's header fields, body and trailer fields (requests and responses alike).
     private mutating func fields(headers: Headers, body: [UInt8], bodyTruncation: BodyTruncation?, trailers: Headers) {
         blockRecords += tables.encodeHeaders(headers, into: &record, records: &block)
@@ -97,6 +144,10 @@ public struct ExchangeRecordWriter: ~Copyable {
         record.string(reason)
         record.u8(version.major << 4 | (version.minor & 0x0f))
         fields(headers: headers, body: body, bodyTruncation: bodyTruncation, trailers: trailers)
+        interimResponses(interim)
+    }
+
+    private mutating func interimResponses(_ interim: [InterimResponse]) {
         record.varint(UInt64(interim.count))
         for i in interim {
             record.varint(UInt64(i.status))
