@@ -53,52 +53,66 @@ public enum CaptureRunner {
         // Read once: the source object is written by the intake thread for every packet it reads
         // (its packet count), so a read of it per packet here waited for that cache line.
         let linkType = source.linkType
+        let isLive = source.isLive
         var failure: (any Error)?
-        let feed: any PacketFeed
-        if source.isLive {
-            let intake = LiveIntake(source: source)
-            intake.start()
-            feed = intake
-        } else {
-            // Files: libpcap's reads run on their own thread too (never dropping: it waits).
-            let intake = LiveIntake(source: source, maxQueuedBytes: 4 << 20, lossless: true)
-            intake.start()
-            feed = intake
-        }
+        // libpcap's reads run on their own thread, the way tcpdump drains a device: for a live
+        // device so the kernel's buffer empties at libpcap's pace; for a file (never dropping: it
+        // waits) so the reads and copies run beside the parsing, on the other core.
+        let intake = isLive ? LiveIntake(source: source) : LiveIntake(source: source, maxQueuedBytes: 4 << 20, lossless: true)
+        intake.start()
         defer {
-            feed.stop()
-            if let intake = feed as? LiveIntake, intake.droppedByHarness > 0 {
+            intake.stop()
+            if intake.droppedByHarness > 0 {
                 Console.error("warning: \(intake.droppedByHarness) packets dropped: the capture queue was full (the disk or the parser fell behind)")
             }
         }
+        var handed = 0
         loop: while true {
-            // A live feed ends by itself on a stop request, after handing out what it queued.
-            if StopRequest.isSet && !source.isLive { break }
-            if let d = limits.durationMicros, Int64((Clock.monotonicNanos() - started) / 1000) >= d { break }
-            if let n = limits.packetCount, feed.packetNumber >= n { break }
             do {
-                switch try feed.read() {
-                case .packet(let p):
+                var stop = false
+                let read = try intake.nextBatch { bytes, wireLength, timestamp in
+                    // A live feed ends by itself on a stop request, after handing out what it queued.
+                    if StopRequest.isSet && !isLive { stop = true; return false }
+                    if let d = limits.durationMicros, Int64((Clock.monotonicNanos() - started) / 1000) >= d {
+                        stop = true
+                        return false
+                    }
+                    if let n = limits.packetCount, handed >= n { stop = true; return false }
+                    handed += 1
                     do {
-                        try engine.process(p.bytes, linkType: linkType, wireLength: p.wireLength, timestamp: p.timestamp)
+                        try engine.process(bytes, linkType: linkType, wireLength: wireLength, timestamp: timestamp)
                     } catch let e as HarnessError {
                         failure = e
-                        break loop
+                        stop = true
+                        return false
                     }
                     sinceTick += 1
-                    if sinceTick < Self.tickEvery { continue }
+                    if sinceTick >= Self.tickEvery {
+                        sinceTick = 0
+                        try tick?()
+                    }
+                    return true
+                }
+                if stop { break loop }
+                switch read {
+                case .packets:
+                    continue
                 case .idle:
                     // Nothing arrived: what finished reaches the sink (and, by the tick, the file).
                     try engine.handOver()
+                    sinceTick = 0
+                    try tick?()
                 case .end:
                     break loop
                 }
-                sinceTick = 0
-                try tick?()
             } catch {
                 failure = error
                 break loop
             }
+            // A stop request or a limit with nothing arriving still ends the loop.
+            if StopRequest.isSet && !isLive { break }
+            if let d = limits.durationMicros, Int64((Clock.monotonicNanos() - started) / 1000) >= d { break }
+            if let n = limits.packetCount, handed >= n { break }
         }
         try engine.finish()
         if let failure { throw failure }
