@@ -308,8 +308,9 @@ final class LogBlockWriter {
             if scratch.count < headerSize + bound { scratch = [UInt8](repeating: 0, count: headerSize + bound) }
             var codec = LogFormat.Codec.none
             var stored = raw.count
-            if options.codec == .zstd && raw.count > 128 {
-                if compressor == nil { compressor = ZSTD_createCCtx() }
+            if compressor == nil && options.codec == .zstd { compressor = ZSTD_createCCtx() }
+            // No context (zstd could not allocate one): the block is stored as it is.
+            if options.codec == .zstd && raw.count > 128, let compressor {
                 let n = scratch.withUnsafeMutableBytes { dst in
                     ZSTD_compressCCtx(compressor, dst.baseAddress! + headerSize, dst.count - headerSize,
                                       raw.baseAddress, raw.count, options.level)

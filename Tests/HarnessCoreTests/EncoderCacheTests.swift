@@ -76,4 +76,72 @@ import Testing
             #expect(a.count > (try Data(contentsOf: URL(fileURLWithPath: dir.file("big.log")))).count)
         }
     }
+
+    /// Counts how often the keyed record writer asked for the arrays behind a key.
+    final class Fetches: @unchecked Sendable { var count = 0 }
+
+    /// An exchange written through the keyed record writer (`request(...headersKey:...)`), with its
+    /// header and body arrays known by their storage keys, as a capture's messages are.
+    struct KeyedSource: ExchangeRecordSource {
+        let exchange: Exchange
+        let fetches: Fetches
+
+        func build() -> Exchange { exchange }
+
+        func write(to w: inout ExchangeRecordWriter) {
+            let e = exchange
+            let f = fetches
+            w.head(id: e.id, leg: e.leg, connection: e.connection, sequence: e.sequence, timing: e.timing)
+            let q = e.request
+            w.request(
+                method: q.method, target: q.target, version: q.version, headersKey: StorageKey(q.headers),
+                headers: { f.count += 1; return q.headers }, bodyKey: StorageKey(q.body),
+                body: { f.count += 1; return q.body }, bodyTruncation: q.bodyTruncation, trailers: q.trailers)
+            if let r = e.response {
+                w.response(
+                    status: r.status, reason: r.reason, version: r.version, headersKey: StorageKey(r.headers),
+                    headers: { f.count += 1; return r.headers }, bodyKey: StorageKey(r.body),
+                    body: { f.count += 1; return r.body }, bodyTruncation: r.bodyTruncation, trailers: r.trailers,
+                    interim: r.interim)
+            } else {
+                w.noResponse()
+            }
+            w.tail(
+                framing: e.framing, flags: e.flags, link: e.link, replayOf: e.replayOf, tunnel: e.tunnel, error: e.error,
+                annotations: e.annotations)
+        }
+    }
+
+    @Test(arguments: [(LogFormat.Codec.none, 8 << 20), (.zstd, 1 << 10)])
+    func keyedWritesGiveTheSameFileAndSkipKnownArrays(codec: LogFormat.Codec, segmentBodyLimit: Int) throws {
+        var base: [Exchange] = []
+        for round in 0..<4 {
+            for var e in SampleExchanges.session(count: 150) {
+                e.id += UInt64(round * 1000)
+                base.append(e)
+            }
+        }
+        let dir = TempDir()
+        let header = LogHeader(metadata: [Annotation("source", "test"), Annotation("created_us", "1")])
+        let options = LogWriterOptions(
+            codec: codec, blockSize: 4096, flushIntervalMicros: 1 << 40, segmentBodyLimit: segmentBodyLimit)
+        let shared = Self.variant(base, share: true)
+        try LogFile.write(Self.variant(base, share: false), to: dir.file("copied.log"), header: header, options: options)
+        let fetches = Fetches()
+        let writer = try LogWriter(path: dir.file("keyed.log"), header: header, options: options)
+        for e in shared { try writer.append(source: KeyedSource(exchange: e, fetches: fetches)) }
+        try writer.close()
+        let a = try Data(contentsOf: URL(fileURLWithPath: dir.file("keyed.log")))
+        let b = try Data(contentsOf: URL(fileURLWithPath: dir.file("copied.log")))
+        #expect(a == b)
+        // Four arrays per exchange could be asked for; repeated sections and bodies are answered
+        // from the caches by their keys alone.
+        let nonEmpty = shared.reduce(0) { n, e in
+            n + [e.request.headers.isEmpty, e.request.body.isEmpty, e.response?.headers.isEmpty ?? true,
+                 e.response?.body.isEmpty ?? true].filter { !$0 }.count
+        }
+        // (With a segment every few dozen exchanges, the caches forget often.)
+        #expect(fetches.count > 0)
+        #expect(fetches.count < (segmentBodyLimit > 1 << 20 ? nonEmpty / 2 : nonEmpty), "\(fetches.count) fetches for \(nonEmpty) non-empty arrays")
+    }
 }
