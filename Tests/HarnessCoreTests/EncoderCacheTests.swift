@@ -39,11 +39,12 @@ import Testing
         }
     }
 
-    @Test(arguments: [(LogFormat.Codec.none, 8 << 20), (.zstd, 8 << 20), (.none, 1 << 10), (.zstd, 1 << 10)])
-    func sharedArraysWriteTheSameFileAsCopies(codec: LogFormat.Codec, segmentBodyLimit: Int) throws {
-        // Repeats over several blocks and segments (small blocks), with new header names and
-        // values appearing along the way (the sessions' ids), so cached sections meet tables
-        // that grew and were reset.
+    /// Repeats over several blocks and segments (small blocks), with new header names and values
+    /// appearing along the way (the sessions' ids), so cached sections meet tables that grew and
+    /// were reset. A fixed creation time, and blocks cut by size only, so equal input makes equal
+    /// files; a small segment limit starts a new segment every few dozen exchanges, so the caches
+    /// must forget what the tables forget.
+    static func setup(codec: LogFormat.Codec, segmentBodyLimit: Int) -> ([Exchange], LogHeader, LogWriterOptions) {
         var base: [Exchange] = []
         for round in 0..<4 {
             for var e in SampleExchanges.session(count: 150) {
@@ -51,13 +52,16 @@ import Testing
                 base.append(e)
             }
         }
-        let dir = TempDir()
-        // A fixed creation time, and blocks cut by size only, so equal input makes equal files.
         let header = LogHeader(metadata: [Annotation("source", "test"), Annotation("created_us", "1")])
-        // The small segment limit starts a new segment every few dozen exchanges: the caches
-        // must forget what the tables forget.
         let options = LogWriterOptions(
             codec: codec, blockSize: 4096, flushIntervalMicros: 1 << 40, segmentBodyLimit: segmentBodyLimit)
+        return (base, header, options)
+    }
+
+    @Test(arguments: [(LogFormat.Codec.none, 8 << 20), (.zstd, 8 << 20), (.none, 1 << 10), (.zstd, 1 << 10)])
+    func sharedArraysWriteTheSameFileAsCopies(codec: LogFormat.Codec, segmentBodyLimit: Int) throws {
+        let (base, header, options) = Self.setup(codec: codec, segmentBodyLimit: segmentBodyLimit)
+        let dir = TempDir()
         let shared = Self.variant(base, share: true)
         let copied = Self.variant(base, share: false)
         try LogFile.write(shared, to: dir.file("shared.log"), header: header, options: options)
@@ -114,17 +118,8 @@ import Testing
 
     @Test(arguments: [(LogFormat.Codec.none, 8 << 20), (.zstd, 1 << 10)])
     func keyedWritesGiveTheSameFileAndSkipKnownArrays(codec: LogFormat.Codec, segmentBodyLimit: Int) throws {
-        var base: [Exchange] = []
-        for round in 0..<4 {
-            for var e in SampleExchanges.session(count: 150) {
-                e.id += UInt64(round * 1000)
-                base.append(e)
-            }
-        }
+        let (base, header, options) = Self.setup(codec: codec, segmentBodyLimit: segmentBodyLimit)
         let dir = TempDir()
-        let header = LogHeader(metadata: [Annotation("source", "test"), Annotation("created_us", "1")])
-        let options = LogWriterOptions(
-            codec: codec, blockSize: 4096, flushIntervalMicros: 1 << 40, segmentBodyLimit: segmentBodyLimit)
         let shared = Self.variant(base, share: true)
         try LogFile.write(Self.variant(base, share: false), to: dir.file("copied.log"), header: header, options: options)
         let fetches = Fetches()
