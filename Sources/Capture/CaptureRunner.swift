@@ -67,17 +67,21 @@ public enum CaptureRunner {
             }
         }
         var handed = 0
-        loop: while true {
+        func limitReached() -> Bool {
+            // A live feed ends by itself on a stop request, after handing out what it queued.
+            if StopRequest.isSet && !isLive { return true }
+            if let d = limits.durationMicros, Int64((Clock.monotonicNanos() - started) / 1000) >= d { return true }
+            if let n = limits.packetCount, handed >= n { return true }
+            return false
+        }
+        loop: while !limitReached() {
             do {
                 var stop = false
                 let read = try intake.nextBatch { bytes, wireLength, timestamp in
-                    // A live feed ends by itself on a stop request, after handing out what it queued.
-                    if StopRequest.isSet && !isLive { stop = true; return false }
-                    if let d = limits.durationMicros, Int64((Clock.monotonicNanos() - started) / 1000) >= d {
+                    if limitReached() {
                         stop = true
                         return false
                     }
-                    if let n = limits.packetCount, handed >= n { stop = true; return false }
                     handed += 1
                     do {
                         try engine.process(bytes, linkType: linkType, wireLength: wireLength, timestamp: timestamp)
@@ -109,10 +113,6 @@ public enum CaptureRunner {
                 failure = error
                 break loop
             }
-            // A stop request or a limit with nothing arriving still ends the loop.
-            if StopRequest.isSet && !isLive { break }
-            if let d = limits.durationMicros, Int64((Clock.monotonicNanos() - started) / 1000) >= d { break }
-            if let n = limits.packetCount, handed >= n { break }
         }
         try engine.finish()
         if let failure { throw failure }

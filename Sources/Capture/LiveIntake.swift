@@ -51,7 +51,6 @@ final class LiveIntake: @unchecked Sendable {
     static let maxSpare = 4
     // Consumer side only.
     private var current: Batch?
-    private(set) var packetNumber = 0
     private var thread: pthread_t?
 
     init(source: PcapSource, maxQueuedBytes: Int = 256 << 20, lossless: Bool = false) {
@@ -199,7 +198,6 @@ final class LiveIntake: @unchecked Sendable {
         guard let base = batch.storage.baseAddress else { return .packets }
         try batch.entries.withUnsafeBufferPointer { entries in
             for e in entries {
-                packetNumber += 1
                 if try !body(UnsafeRawBufferPointer(start: base + e.offset, count: e.length), e.wireLength, e.timestamp) {
                     break
                 }

@@ -69,12 +69,9 @@ public struct ExchangeRecordWriter: ~Copyable {
         method: String, target: String, version: HTTPVersionNumber, headers: Headers, body: [UInt8],
         bodyTruncation: BodyTruncation?, trailers: Headers
     ) {
-        assert(next == .request, "an exchange record's parts out of order")
-        next = .response
-        record.string(method)
-        record.string(target)
-        record.u8(version.major << 4 | (version.minor & 0x0f))
-        fields(headers: headers, body: body, bodyTruncation: bodyTruncation, trailers: trailers)
+        request(
+            method: method, target: target, version: version, headersKey: StorageKey(headers), headers: { headers },
+            bodyKey: StorageKey(body), body: { body }, bodyTruncation: bodyTruncation, trailers: trailers)
     }
 
     /// The request, its header fields and body known by their arrays' storage (`StorageKey`, worked
@@ -91,7 +88,7 @@ public struct ExchangeRecordWriter: ~Copyable {
         record.string(method)
         record.string(target)
         record.u8(version.major << 4 | (version.minor & 0x0f))
-        keyedFields(
+        fields(
             headersKey: headersKey, headers: headers, bodyKey: bodyKey, body: body, bodyTruncation: bodyTruncation,
             trailers: trailers)
     }
@@ -108,13 +105,14 @@ public struct ExchangeRecordWriter: ~Copyable {
         record.varint(UInt64(status))
         record.string(reason)
         record.u8(version.major << 4 | (version.minor & 0x0f))
-        keyedFields(
+        fields(
             headersKey: headersKey, headers: headers, bodyKey: bodyKey, body: body, bodyTruncation: bodyTruncation,
             trailers: trailers)
         interimResponses(interim)
     }
 
-    private mutating func keyedFields(
+    /// A message's header fields, body and trailer fields (requests and responses alike).
+    private mutating func fields(
         headersKey: StorageKey, headers: () -> Headers, bodyKey: StorageKey, body: () -> [UInt8],
         bodyTruncation: BodyTruncation?, trailers: Headers
     ) {
@@ -124,27 +122,15 @@ public struct ExchangeRecordWriter: ~Copyable {
         blockRecords += tables.encodeHeaders(trailers, into: &record, records: &block)
     }
 
-    /// A message's header fields, body and trailer fields (requests and responses alike).
-    private mutating func fields(headers: Headers, body: [UInt8], bodyTruncation: BodyTruncation?, trailers: Headers) {
-        blockRecords += tables.encodeHeaders(headers, into: &record, records: &block)
-        blockRecords += tables.encodeBody(body, into: &record, records: &block)
-        tables.encodeTruncation(bodyTruncation, into: &record)
-        blockRecords += tables.encodeHeaders(trailers, into: &record, records: &block)
-    }
-
     /// The final response, and the interim (1xx) ones before it.
     public mutating func response(
         status: UInt16, reason: String, version: HTTPVersionNumber, headers: Headers, body: [UInt8],
         bodyTruncation: BodyTruncation?, trailers: Headers, interim: [InterimResponse]
     ) {
-        assert(next == .response, "an exchange record's parts out of order")
-        next = .tail
-        record.u8(1)
-        record.varint(UInt64(status))
-        record.string(reason)
-        record.u8(version.major << 4 | (version.minor & 0x0f))
-        fields(headers: headers, body: body, bodyTruncation: bodyTruncation, trailers: trailers)
-        interimResponses(interim)
+        response(
+            status: status, reason: reason, version: version, headersKey: StorageKey(headers), headers: { headers },
+            bodyKey: StorageKey(body), body: { body }, bodyTruncation: bodyTruncation, trailers: trailers,
+            interim: interim)
     }
 
     private mutating func interimResponses(_ interim: [InterimResponse]) {
