@@ -71,7 +71,7 @@ let package = Package(
         // Off-the-wire capture: pcap decoding, TCP reassembly, HTTP/1.x framing, libpcap source.
         .target(
             name: "Capture",
-            dependencies: ["HarnessCore", "CPcap", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["HarnessCore", "CPcap", "CHarnessSupport", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: hotPath),
         // The recording reverse proxy (SwiftNIO).
         .target(name: "Proxy", dependencies: ["HarnessCore", "Capture", .product(name: "Crypto", package: "swift-crypto"), .product(name: "NIOEmbedded", package: "swift-nio")] + nio, swiftSettings: hotPath),

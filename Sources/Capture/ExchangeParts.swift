@@ -33,11 +33,9 @@ struct ExchangeParts: Sendable, ExchangeRecordSource {
 
     /// The exchange's framing bits, flags, timing and notes, as `build()` and `write(to:)` record
     /// them. Read through a pointer, in place (a method call on the parts copied them whole).
-    private static func summary(at p: UnsafePointer<ExchangeParts>)
+    private static func summary(at p: UnsafePointer<ExchangeParts>, request q: HTTPMessage, response: HTTPMessage?)
         -> (framing: Framing, flags: Flags, timing: Timing, annotations: [Annotation])
     {
-        unowned(unsafe) let q = p.pointee.pending.request
-        unowned(unsafe) let response = p.pointee.response
         let requestDone = p.pointee.pending.requestDone
         var framing: Framing = []
         if q.chunked { framing.insert(.requestChunked) }
@@ -51,7 +49,8 @@ struct ExchangeParts: Sendable, ExchangeRecordSource {
         }
         flags.midStream = q.resynchronized || (response?.resynchronized ?? false)
         var timing = Timing(requestStart: q.startTime, requestEnd: requestDone ? q.endTime : 0)
-        if let r = response {
+        if response != nil {
+            let r = response.unsafelyUnwrapped
             if r.chunked { framing.insert(.responseChunked) }
             if r.contentLength { framing.insert(.responseContentLength) }
             if r.closeDelimited { framing.insert(.responseCloseDelimited) }
@@ -76,8 +75,24 @@ struct ExchangeParts: Sendable, ExchangeRecordSource {
         return (framing, flags, timing, annotations)
     }
 
+    /// Calls `body` with the request and response of the parts at `p`, borrowed where they lie.
+    /// Binding them (or chaining through the optional) retained and released the messages: on the
+    /// log writer's thread, atomic operations on cache lines the capture thread writes.
+    @inline(__always)
+    private static func withMessages<R>(at p: UnsafePointer<ExchangeParts>, _ body: (HTTPMessage, HTTPMessage?) -> R) -> R {
+        Unmanaged.passUnretained(p.pointee.pending.request)._withUnsafeGuaranteedRef { q in
+            guard let offset = responseOffset else { return body(q, p.pointee.response) }
+            guard let object = (UnsafeRawPointer(p) + offset).load(as: UnsafeRawPointer?.self) else { return body(q, nil) }
+            return Unmanaged<HTTPMessage>.fromOpaque(object)._withUnsafeGuaranteedRef { body(q, $0) }
+        }
+    }
+
+    private static let responseOffset = MemoryLayout<ExchangeParts>.offset(of: \ExchangeParts.response)
+
     func build() -> Exchange {
-        let (framing, flags, timing, annotations) = withUnsafePointer(to: self) { Self.summary(at: $0) }
+        let (framing, flags, timing, annotations) = withUnsafePointer(to: self) { p in
+            Self.withMessages(at: p) { Self.summary(at: p, request: $0, response: $1) }
+        }
         let p = pending
         let q = p.request
         let request = Request(
@@ -103,11 +118,16 @@ struct ExchangeParts: Sendable, ExchangeRecordSource {
     /// exchange, and a copy of the parts (or of its messages) was a retain and a release of each
     /// reference, on objects the capture thread also counts.
     static func write(at p: UnsafePointer<ExchangeParts>, to w: inout ExchangeRecordWriter) {
-        let (framing, flags, timing, annotations) = summary(at: p)
+        withMessages(at: p) { write(at: p, request: $0, response: $1, to: &w) }
+    }
+
+    private static func write(
+        at p: UnsafePointer<ExchangeParts>, request q: HTTPMessage, response: HTTPMessage?, to w: inout ExchangeRecordWriter
+    ) {
+        let (framing, flags, timing, annotations) = summary(at: p, request: q, response: response)
         w.head(
             id: p.pointee.pending.id, leg: p.pointee.leg, connection: p.pointee.connection,
             sequence: p.pointee.pending.sequence, timing: timing)
-        unowned(unsafe) let q = p.pointee.pending.request
         if let headersKey = q.headersKey, let bodyKey = q.bodyKey {
             w.request(
                 method: q.method, target: q.target, version: q.version, headersKey: headersKey, headers: { q.headers },
@@ -117,8 +137,7 @@ struct ExchangeParts: Sendable, ExchangeRecordSource {
                 method: q.method, target: q.target, version: q.version, headers: q.headers, body: q.body,
                 bodyTruncation: q.truncation, trailers: q.trailers)
         }
-        if let r = p.pointee.response {
-            unowned(unsafe) let r = r
+        if let r = response {
             w.response(r, interim: p.pointee.pending.interim)
         } else {
             w.noResponse()
@@ -128,6 +147,7 @@ struct ExchangeParts: Sendable, ExchangeRecordSource {
             error: nil, annotations: annotations)
     }
 
+    @inline(__always)
     static func keepsAlive(_ q: HTTPMessage, _ r: HTTPMessage) -> Bool {
         if r.closeDelimited { return false }
         let close = HTTPHeadParser.tokenClose

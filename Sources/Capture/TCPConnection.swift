@@ -101,7 +101,13 @@ final class TCPConnection {
             return
         }
         if fromClient {
-            if s.hasACK { serverStream.peerAcknowledged(s.acknowledgment) { feedResponses($0, time: time) } }
+            if s.hasACK && serverStream.acknowledgmentMatters(s.acknowledgment) {
+                serverStream.peerAcknowledged(s.acknowledgment) { feedResponses($0, time: time) }
+            }
+            if clientStream.continues(sequence: s.sequence, flags: s.flags, count: payload.count, missing: s.missingBytes) {
+                feedRequests(.bytes(payload), time: time)
+                return
+            }
             if s.missingBytes > 0 { requests.noteSnaplenTruncation() }
             if !clientStream.synchronized && !s.isSYN && !payload.isEmpty { requests = midStreamParser(.request) }
             clientStream.segment(sequence: s.sequence, flags: s.flags, payload: payload, missing: s.missingBytes) {
@@ -113,7 +119,13 @@ final class TCPConnection {
                 pump()
             }
         } else {
-            if s.hasACK { clientStream.peerAcknowledged(s.acknowledgment) { feedRequests($0, time: time) } }
+            if s.hasACK && clientStream.acknowledgmentMatters(s.acknowledgment) {
+                clientStream.peerAcknowledged(s.acknowledgment) { feedRequests($0, time: time) }
+            }
+            if serverStream.continues(sequence: s.sequence, flags: s.flags, count: payload.count, missing: s.missingBytes) {
+                feedResponses(.bytes(payload), time: time)
+                return
+            }
             if s.missingBytes > 0 { responses.noteSnaplenTruncation() }
             if !serverStream.synchronized && !s.isSYN && !payload.isEmpty { responses = midStreamParser(.response) }
             serverStream.segment(sequence: s.sequence, flags: s.flags, payload: payload, missing: s.missingBytes) {

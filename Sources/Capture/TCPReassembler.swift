@@ -53,6 +53,26 @@ public struct TCPReassembler {
     @inline(__always)
     static func distance(_ from: UInt32, _ to: UInt32) -> Int64 { Int64(Int32(bitPattern: to &- from)) }
 
+    /// The fast path of `segment`: true when a segment of `count` payload bytes (no SYN, FIN or
+    /// snaplen cut) continues the stream exactly with nothing waiting and no FIN seen, as most do. Its bytes are
+    /// then taken as delivered and the caller hands them on itself (no closure call, no retain of
+    /// what the closure captured); false: use `segment`.
+    @inline(__always)
+    public mutating func continues(sequence: UInt32, flags: UInt8, count: Int, missing: Int) -> Bool {
+        guard synchronized, sequence == nextSequence, count > 0, missing == 0,
+            flags & (TCPSegment.syn | TCPSegment.fin) == 0, pending.isEmpty, finSequence == nil
+        else { return false }
+        nextSequence = nextSequence &+ UInt32(truncatingIfNeeded: count)
+        return true
+    }
+
+    /// False when an acknowledgment of `ack` has nothing to say (it is not past the next expected
+    /// byte): `peerAcknowledged` can be skipped.
+    @inline(__always)
+    public func acknowledgmentMatters(_ ack: UInt32) -> Bool {
+        synchronized && Self.distance(nextSequence, ack) > 0
+    }
+
     /// Takes one segment of this direction; hands in-order bytes and gaps to `deliver`.
     public mutating func segment(
         sequence: UInt32, flags: UInt8, payload: UnsafeRawBufferPointer, missing: Int = 0,

@@ -2,6 +2,7 @@
 #define CHARNESS_SUPPORT_H
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /// CRC32C (Castagnoli), as used by the recording log. `crc` is the running value (0 to start).
 /// Uses the SSE4.2 instruction when the CPU has it, a table otherwise.
@@ -61,5 +62,12 @@ int harness_tcp_connect(const void *address, uint32_t length, int *error);
 int harness_socket_error(int fd);
 /// The socket's own (`peer` 0) or peer address as text and port; 0 on success.
 int harness_socket_name(int fd, int peer, char *host, size_t host_length, int *port);
+
+/// Opens the regular file at `path` as a read-only stdio stream that maps it `window` bytes at a
+/// time (rounded to pages) instead of reading it: the bytes are copied once, from the page cache,
+/// and only one window is mapped at any time. NULL with errno set when it cannot (ENOTSUP: not a
+/// regular file, e.g. a pipe; the caller then uses fopen). Growth of the file is followed;
+/// truncating it while it is read is not supported (a mapped page past the end faults).
+FILE *harness_mapped_fopen(const char *path, size_t window);
 
 #endif
