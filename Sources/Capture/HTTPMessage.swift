@@ -6,6 +6,51 @@ import Darwin
 public import HarnessCore
 private import Crypto
 
+/// The start line and header fields of a message, with what parsing them worked out.
+///
+/// One object is shared by every message whose head had the same bytes: keep-alive traffic
+/// repeats whole heads, and the stream parser gives each repeat the last head's object (one
+/// reference, where copying the fields was a retain and a release of each). Shared heads are never
+/// changed: a change made through a message copies its head first (`HTTPMessage.uniqueHead`).
+final class MessageHead: @unchecked Sendable {
+    var method = ""
+    var target = ""
+    var status: UInt16 = 0
+    var reason = ""
+    var version = HTTPVersionNumber.http11
+    var headers: Headers = [] { didSet { headersKey = nil } }
+    /// The storage key of `headers`, for the log writer to find them in its caches without
+    /// touching the array (nil when not worked out or changed since).
+    var headersKey: StorageKey?
+    /// Which framing fields the head has (`HTTPHeadParser.mask*` bits: Transfer-Encoding,
+    /// Content-Length, Connection, Upgrade, Expect), so framing decisions skip scanning the
+    /// headers for fields that are not there. All bits set means unknown: scan.
+    var fieldMask: UInt8 = 0xff
+    /// The Transfer-Encoding / Content-Length reading of the head, worked out once by the stream
+    /// parser; nil: not worked out.
+    var fieldFraming: FieldFraming?
+    /// `HTTPHeadParser.token*` bits: the Connection field's `close` and `keep-alive` tokens, when
+    /// `tokensKnown` is set.
+    var connectionTokens: UInt8 = 0
+
+    init() {}
+
+    func copy() -> MessageHead {
+        let h = MessageHead()
+        h.method = method
+        h.target = target
+        h.status = status
+        h.reason = reason
+        h.version = version
+        h.headers = headers
+        h.headersKey = headersKey
+        h.fieldMask = fieldMask
+        h.fieldFraming = fieldFraming
+        h.connectionTokens = connectionTokens
+        return h
+    }
+}
+
 /// One HTTP/1.x request or response as the stream parser found it, with how it was delimited and
 /// what was missing.
 ///
@@ -13,19 +58,16 @@ private import Crypto
 /// the log writer's batch pass it on without copying its fields (a value type was copied, with a
 /// retain per field, five to eight times per message). The parser stops mutating a message once its
 /// `.message` event is out, and only then is it handed to another thread (hence `@unchecked`).
+/// The start line and fields live in a `MessageHead` that repeats of the same head share.
 public final class HTTPMessage: @unchecked Sendable {
     public var isRequest: Bool
-    public var method = ""
-    public var target = ""
-    public var status: UInt16 = 0
-    public var reason = ""
-    public var version = HTTPVersionNumber.http11
-    public var headers: Headers = [] { didSet { headersKey = nil } }
+    /// The start line and fields (shared with repeats of the same head: read freely, change
+    /// through the accessors below, which copy a shared head first).
+    private(set) var head: MessageHead
     /// The body after chunk decoding, at most the configured maximum.
     public var body: [UInt8] = [] { didSet { bodyKey = nil } }
-    /// The storage keys of `headers` and `body` (`noteStorage()`), for the log writer to find them
-    /// in its caches without touching the arrays; nil when not worked out or changed since.
-    private(set) var headersKey: StorageKey?
+    /// The storage key of `body` (`noteStorage()`), for the log writer to find it in its caches
+    /// without touching the array; nil when not worked out or changed since.
     private(set) var bodyKey: StorageKey?
     /// The whole body's length (bytes seen plus bytes lost in gaps).
     public var bodyLength: UInt64 = 0
@@ -48,37 +90,87 @@ public final class HTTPMessage: @unchecked Sendable {
     public var resynchronized = false
     /// Offset of the first byte within the direction's stream.
     public var streamOffset: UInt64 = 0
-    /// Which framing fields the head has (`HTTPHeadParser.mask*` bits: Transfer-Encoding,
-    /// Content-Length, Connection, Upgrade, Expect), so framing decisions skip scanning the
-    /// headers for fields that are not there. All bits set means unknown: scan.
-    var fieldMask: UInt8 = 0xff
-    /// The Transfer-Encoding / Content-Length reading of the head, worked out once by the stream
-    /// parser (and shared by repeats of the head); nil: not worked out.
-    var fieldFraming: FieldFraming?
-    /// `HTTPHeadParser.token*` bits: the Connection field's `close` and `keep-alive` tokens, when
-    /// `tokensKnown` is set.
-    var connectionTokens: UInt8 = 0
+
+    public init(isRequest: Bool) {
+        self.isRequest = isRequest
+        head = MessageHead()
+    }
+
+    /// A message whose head is `head` (shared, not copied).
+    init(isRequest: Bool, head: MessageHead) {
+        self.isRequest = isRequest
+        self.head = head
+    }
+
+    /// The head, copied first when another message shares it.
+    @inline(__always)
+    private func uniqueHead() -> MessageHead {
+        if !isKnownUniquelyReferenced(&head) { head = head.copy() }
+        return head
+    }
+
+    public var method: String {
+        get { head.method }
+        _modify { let h = uniqueHead(); yield &h.method }
+    }
+    public var target: String {
+        get { head.target }
+        _modify { let h = uniqueHead(); yield &h.target }
+    }
+    public var status: UInt16 {
+        get { head.status }
+        _modify { let h = uniqueHead(); yield &h.status }
+    }
+    public var reason: String {
+        get { head.reason }
+        _modify { let h = uniqueHead(); yield &h.reason }
+    }
+    public var version: HTTPVersionNumber {
+        get { head.version }
+        _modify { let h = uniqueHead(); yield &h.version }
+    }
+    public var headers: Headers {
+        get { head.headers }
+        _modify { let h = uniqueHead(); yield &h.headers }
+    }
+    var fieldMask: UInt8 {
+        get { head.fieldMask }
+        _modify { let h = uniqueHead(); yield &h.fieldMask }
+    }
+    var fieldFraming: FieldFraming? {
+        get { head.fieldFraming }
+        _modify { let h = uniqueHead(); yield &h.fieldFraming }
+    }
+    var connectionTokens: UInt8 {
+        get { head.connectionTokens }
+        _modify { let h = uniqueHead(); yield &h.connectionTokens }
+    }
+    /// The storage key of `headers` (see `MessageHead.headersKey`).
+    var headersKey: StorageKey? { head.headersKey }
 
     /// `fieldFraming`, worked out now when the parser did not.
-    var framing: FieldFraming { fieldFraming ?? HTTPHeadParser.fieldFraming(headers, mask: fieldMask) }
+    var framing: FieldFraming {
+        let h = head
+        return h.fieldFraming ?? HTTPHeadParser.fieldFraming(h.headers, mask: h.fieldMask)
+    }
 
     /// Whether the Connection fields have `token` (`HTTPHeadParser.tokenClose` or `tokenKeepAlive`).
     func hasConnectionToken(_ token: UInt8) -> Bool {
-        if connectionTokens & HTTPHeadParser.tokensKnown != 0 { return connectionTokens & token != 0 }
-        guard fieldMask & HTTPHeadParser.maskConnection != 0 else { return false }
-        return headers.containsToken("connection", token == HTTPHeadParser.tokenClose ? "close" : "keep-alive")
+        let h = head
+        if h.connectionTokens & HTTPHeadParser.tokensKnown != 0 { return h.connectionTokens & token != 0 }
+        guard h.fieldMask & HTTPHeadParser.maskConnection != 0 else { return false }
+        return h.headers.containsToken("connection", token == HTTPHeadParser.tokenClose ? "close" : "keep-alive")
     }
 
     /// False when the head has no Connection field (known from parsing it), so a token lookup
     /// there can be skipped.
-    public var mayHaveConnectionField: Bool { fieldMask & HTTPHeadParser.maskConnection != 0 }
-
-    public init(isRequest: Bool) { self.isRequest = isRequest }
+    public var mayHaveConnectionField: Bool { head.fieldMask & HTTPHeadParser.maskConnection != 0 }
 
     /// Notes the storage keys of `headers` and `body` (the parser calls it when the message is done;
-    /// setting either field again forgets its key).
+    /// setting either field again forgets its key). A head shared with other messages already has
+    /// its key (the parser notes it before sharing it), so a shared head is never written here.
     func noteStorage() {
-        headersKey = StorageKey(headers)
+        if head.headersKey == nil { uniqueHead().headersKey = StorageKey(head.headers) }
         bodyKey = StorageKey(body)
     }
 }

@@ -63,11 +63,11 @@ public struct HTTPStreamParser {
     /// Index of the next event of `queued` to hand out (no shifting on every pop).
     private var queuedHead = 0
     /// The last head parsed and its bytes (start line to the empty line): a head with exactly these
-    /// bytes takes its fields from it after one compare (keep-alive traffic repeats whole heads),
-    /// and a head that differs still reuses the Strings of its equal lines. A copy of the fields,
-    /// not the message: the message goes to the log writer's thread, and reading it here again
-    /// would pull its cache lines back from that thread's core.
-    private var lastHead: HeadTemplate?
+    /// bytes shares it after one compare (keep-alive traffic repeats whole heads), and a head that
+    /// differs still reuses the Strings of its equal lines. The head object, not the message: the
+    /// message goes to the log writer's thread, and reading it here again would pull its cache
+    /// lines back from that thread's core.
+    private var lastHead: MessageHead?
     /// Empty when the last head was longer than `maxRepeatedHead` (not kept for the compare: a
     /// copy per connection and direction).
     private var lastHeadBytes: [UInt8] = []
@@ -512,7 +512,9 @@ public struct HTTPStreamParser {
         // already read this message when the next head repeats it, so it is not mutated later).
         m.fieldFraming = HTTPHeadParser.fieldFraming(m.headers, mask: m.fieldMask)
         m.connectionTokens = HTTPHeadParser.connectionTokens(m.headers, mask: m.fieldMask)
-        lastHead = HeadTemplate(m)
+        // Noted before the head is shared: a shared head is never written again.
+        m.noteStorage()
+        lastHead = m.head
         lastHeadBytes.removeAll(keepingCapacity: true)
         if headEnd - start <= Self.maxRepeatedHead {
             buf.withUnsafeBytes { lastHeadBytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[start..<headEnd])) }
@@ -520,26 +522,16 @@ public struct HTTPStreamParser {
         return started(m, headLength: headEnd - start)
     }
 
-    /// A new message like `lastHead` when the buffered head has exactly its bytes (the same start
-    /// line and fields, so the same validation and framing), else nil. `lastHead` is read in
-    /// place: binding it to a local copied it, a retain of each field.
+    /// A new message sharing `lastHead` when the buffered head has exactly its bytes (the same
+    /// start line and fields, so the same validation and framing), else nil.
     private func repeatedHead() -> HTTPMessage? {
         let n = lastHeadBytes.count
-        guard n > 0, buf.count - pos >= n else { return nil }
+        guard n > 0, buf.count - pos >= n, let head = lastHead else { return nil }
         let equal = buf.withUnsafeBytes { b in
             lastHeadBytes.withUnsafeBytes { memcmp(b.baseAddress! + pos, $0.baseAddress!, n) == 0 }
         }
         guard equal else { return nil }
-        let m = HTTPMessage(isRequest: isRequest)
-        m.method = lastHead!.method
-        m.target = lastHead!.target
-        m.status = lastHead!.status
-        m.reason = lastHead!.reason
-        m.version = lastHead!.version
-        m.headers = lastHead!.headers
-        m.fieldMask = lastHead!.fieldMask
-        m.fieldFraming = lastHead!.fieldFraming
-        m.connectionTokens = lastHead!.connectionTokens
+        let m = HTTPMessage(isRequest: isRequest, head: head)
         m.startTime = pos >= appendStart ? now : oldestTime
         m.streamOffset = offset
         m.resynchronized = resyncing
@@ -675,30 +667,5 @@ public struct HTTPStreamParser {
                 return HTTPHeadParser.startLine(p, start, HTTPHeadParser.trimCR(p, start, lf), into: &m) == nil ? .yes : .no
             }
         }
-    }
-}
-
-/// The fields of a parsed head that a repeat of its bytes shares.
-struct HeadTemplate {
-    var method: String
-    var target: String
-    var status: UInt16
-    var reason: String
-    var version: HTTPVersionNumber
-    var headers: Headers
-    var fieldMask: UInt8
-    var fieldFraming: FieldFraming?
-    var connectionTokens: UInt8
-
-    init(_ m: HTTPMessage) {
-        method = m.method
-        target = m.target
-        status = m.status
-        reason = m.reason
-        version = m.version
-        headers = m.headers
-        fieldMask = m.fieldMask
-        fieldFraming = m.fieldFraming
-        connectionTokens = m.connectionTokens
     }
 }

@@ -44,6 +44,29 @@ import Testing
         }
     }
 
+    @Test func aChangeThroughOneRepeatLeavesTheOthersAlone() {
+        // Repeats share one head object: a change through one message must copy it first.
+        let head = "GET /a HTTP/1.1\r\nHost: a\r\nX-Id: 1\r\n\r\n"
+        var d = ParserDriver(.request)
+        d.feed(head + head + head)
+        #expect(d.messages.count == 3)
+        guard d.messages.count == 3 else { return }
+        let (a, b, c) = (d.messages[0], d.messages[1], d.messages[2])
+        b.headers.append(HeaderField("Added", "yes"))
+        b.method = "PUT"
+        c.target = "/c"
+        c.status = 7
+        #expect(a.method == "GET" && a.target == "/a" && a.status == 0)
+        #expect(a.headers.map(\.name) == ["Host", "X-Id"])
+        #expect(b.method == "PUT" && b.target == "/a")
+        #expect(b.headers.map(\.name) == ["Host", "X-Id", "Added"])
+        #expect(c.method == "GET" && c.target == "/c" && c.status == 7)
+        #expect(c.headers.map(\.name) == ["Host", "X-Id"])
+        // The parser's next repeat still gets the head as it was sent.
+        d.feed(head)
+        #expect(d.messages.last.map { ($0.method, $0.target, $0.headers.count) } ?? ("", "", 0) == ("GET", "/a", 2))
+    }
+
     @Test func aRepeatedHeadStillFramesItsBody() {
         // The Content-Length line repeats: the fast path must still see it (the mask bit).
         let head = "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc"
