@@ -38,7 +38,8 @@ public final class CaptureEngine {
     private var recent = [RecentFlow?](repeating: nil, count: CaptureEngine.recentSlots)
     private struct RecentFlow {
         var key: FlowKey
-        var connection: TCPConnection
+        /// Not counted: `table` holds the connection, and `remove` clears the slot with the entry.
+        var connection: Unmanaged<TCPConnection>
     }
     static let recentSlots = 256
     private var linker = BackLinker()
@@ -135,6 +136,20 @@ public final class CaptureEngine {
 
     private func segment(_ s: TCPSegment, payload: UnsafeRawBufferPointer, time: Int64) {
         let key = FlowKey(s)
+        // Most packets belong to a connection just seen and go on it, borrowed from the recent
+        // slot (taking a reference was a retain and a release per packet).
+        if !s.isSYN, let r = recent[Self.recentSlot(key)], r.key == key {
+            let ended = r.connection._withUnsafeGuaranteedRef { c in
+                c.handle(s, payload: payload, time: time)
+                return c.ended
+            }
+            if ended {
+                let c = r.connection.takeUnretainedValue()
+                remove(key)
+                close(c)
+            }
+            return
+        }
         var connection = connection(for: key)
         if let c = connection, s.isSYN && !s.hasACK, c.ended || (c.sawSYN && c.synSequence != s.sequence) {
             // The 4-tuple is reused by a new connection.
@@ -166,15 +181,15 @@ public final class CaptureEngine {
 
     private func connection(for key: FlowKey) -> TCPConnection? {
         let slot = Self.recentSlot(key)
-        if let r = recent[slot], r.key == key { return r.connection }
+        if let r = recent[slot], r.key == key { return r.connection.takeUnretainedValue() }
         guard let c = table[key] else { return nil }
-        recent[slot] = RecentFlow(key: key, connection: c)
+        recent[slot] = RecentFlow(key: key, connection: Unmanaged.passUnretained(c))
         return c
     }
 
     private func insert(_ c: TCPConnection, for key: FlowKey) {
         table[key] = c
-        recent[Self.recentSlot(key)] = RecentFlow(key: key, connection: c)
+        recent[Self.recentSlot(key)] = RecentFlow(key: key, connection: Unmanaged.passUnretained(c))
     }
 
     private func remove(_ key: FlowKey) {

@@ -21,6 +21,9 @@ public struct HTTPStreamParser {
         case head(HTTPMessage)
         /// A message ended (completely, or cut short: see `complete`).
         case message(HTTPMessage)
+        /// A request that ended with its head (no body): `.head` and `.message` in one event, as
+        /// most requests are (one event to queue, hand out and pair instead of two).
+        case whole(HTTPMessage)
         /// Bytes that are not HTTP; the parser resynchronises after them.
         case malformed(ParseError, time: Int64)
     }
@@ -58,6 +61,10 @@ public struct HTTPStreamParser {
     /// The oldest waiting event when it is the only one (the usual case: a message's end, queued
     /// behind its head): moved in and out without the array's bookkeeping and copies.
     private var queuedFirst: Event?
+    /// Set while `started` frames a request's body mode: a message that ends then ended with its
+    /// head, and `endedWithHead` says so instead of a queued `.message`.
+    private var framingHead = false
+    private var endedWithHead = false
     /// Waiting events after `queuedFirst`.
     private var queued: [Event] = []
     /// Index of the next event of `queued` to hand out (no shifting on every pop).
@@ -351,7 +358,11 @@ public struct HTTPStreamParser {
         m.noteStorage()
         // The next body of this direction is compared with this one first (repeats share it).
         body = BodyAccumulator(maximum: maxBody, candidate: complete ? m.body : [])
-        enqueue(.message(m))
+        if framingHead {
+            endedWithHead = true
+        } else {
+            enqueue(.message(m))
+        }
         if state != .tunnel {
             state = .head
             headScan = pos
@@ -545,21 +556,27 @@ public struct HTTPStreamParser {
         snaplenPending = false
         consume(headLength)
         current = m
-        if isRequest {
-            switch HTTPHeadParser.requestBodyMode(m.framing) {
-            case .success(let mode):
-                state = .needBodyMode
-                enter(mode)
-            case .failure(let f):
-                current!.parseError = ParseError(offset: m.streamOffset, message: f.message)
-                state = .needBodyMode
-                enter(.none)
-            }
-        } else {
+        guard isRequest else {
             state = .needBodyMode
+            return .head(m)
         }
-        // The head event comes before the message event `enter` may have queued (nothing was
-        // queued before this head: `step` hands queued events out first).
+        framingHead = true
+        switch HTTPHeadParser.requestBodyMode(m.framing) {
+        case .success(let mode):
+            state = .needBodyMode
+            enter(mode)
+        case .failure(let f):
+            current!.parseError = ParseError(offset: m.streamOffset, message: f.message)
+            state = .needBodyMode
+            enter(.none)
+        }
+        framingHead = false
+        if endedWithHead {
+            endedWithHead = false
+            return .whole(m)
+        }
+        // Nothing was queued before this head (`step` hands queued events out first), and the
+        // message goes on with its body.
         return .head(m)
     }
 

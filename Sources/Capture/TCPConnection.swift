@@ -215,6 +215,12 @@ final class TCPConnection {
             let (id, link) = delegate.requestStarted(m, on: self)
             pending.append(PendingExchange(id: id, sequence: nextSequence, request: m, link: link))
             nextSequence += 1
+        case .whole(let m):
+            // `.head` and `.message` at once: the request is done as it starts.
+            httpSeen = true
+            let (id, link) = delegate.requestStarted(m, on: self)
+            pending.append(PendingExchange(id: id, sequence: nextSequence, request: m, requestDone: true, link: link))
+            nextSequence += 1
         case .message(let m):
             if let i = pending.lastIndex(where: { !$0.requestDone && $0.request.streamOffset == m.streamOffset }) {
                 pending[i].request = m
@@ -309,6 +315,9 @@ final class TCPConnection {
             // (shifting) path of removeFirst.
             let p = pending.count == 1 ? pending.removeLast() : pending.removeFirst()
             emit(p, response: m, time: m.endTime)
+        case .whole:
+            // Requests only: a response waits for its body mode after its head.
+            break
         case .malformed(let error, _):
             guard httpSeen else {
                 notHTTP = true

@@ -59,6 +59,9 @@ final class ResponseReader {
                 let received = ReceivedResponse(message: m, interim: interim)
                 interim = []
                 driver.responseReceived(received, from: self)
+            case .whole:
+                // Requests only: a response waits for its body mode after its head.
+                break
             case .malformed(let error, _):
                 fail(kind: "error: malformed response: \(error.message)")
                 return false

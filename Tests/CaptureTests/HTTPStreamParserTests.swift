@@ -8,6 +8,8 @@ struct ParserDriver {
     var methods: [String]
     var messages: [HTTPMessage] = []
     var heads = 0
+    /// `.whole` events: requests that ended with their heads.
+    var wholes = 0
     var errors: [ParseError] = []
 
     /// Bytes go in through `lend`/`settle` (as a capture's connections feed them: framed where
@@ -37,6 +39,11 @@ struct ParserDriver {
             case .message(let m):
                 messages.append(m)
                 if !m.isRequest && m.status >= 200 && !methods.isEmpty { methods.removeFirst() }
+            case .whole(let m):
+                #expect(m.isRequest, "only a request ends with its head")
+                heads += 1
+                wholes += 1
+                messages.append(m)
             case .malformed(let e, _):
                 errors.append(e)
             }
@@ -105,6 +112,26 @@ struct ParserDriver {
         #expect(m.chunked)
         #expect(m.trailers == [HeaderField("X-Sum", "abc"), HeaderField("X-Two", "2")])
         #expect(m.complete)
+    }
+
+    @Test(arguments: [false, true])
+    func requestsWithoutBodyEndWithTheirHeads(byteAtATime: Bool) {
+        var d = ParserDriver(.request)
+        d.feed(
+            "GET /a HTTP/1.1\r\nHost: h\r\n\r\n"
+                + "POST /b HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi"
+                + "GET /a HTTP/1.1\r\nHost: h\r\n\r\n"
+                + "GET /a HTTP/1.1\r\nHost: h\r\n\r\n"
+                + "POST /e HTTP/1.1\r\nContent-Length: 0\r\n\r\n"
+                + "POST /f HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            byteAtATime: byteAtATime)
+        #expect(d.errors.isEmpty)
+        #expect(d.messages.map(\.target) == ["/a", "/b", "/a", "/a", "/e", "/f"])
+        #expect(d.messages.allSatisfy { $0.complete })
+        #expect(d.heads == 6)
+        // The GETs and the empty Content-Length POST end with their heads; the others have bodies.
+        #expect(d.wholes == 4)
+        #expect(d.messages.map { String(decoding: $0.body, as: UTF8.self) } == ["", "hi", "", "", "", ""])
     }
 
     @Test func closeDelimitedResponseEndsAtFinish() {
