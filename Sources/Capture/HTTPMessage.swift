@@ -13,6 +13,11 @@ private import Crypto
 /// reference, where copying the fields was a retain and a release of each). Shared heads are never
 /// changed: a change made through a message copies its head first (`HTTPMessage.uniqueHead`).
 final class MessageHead: @unchecked Sendable {
+    /// Keeps the fields off the cache line of the object's reference count (stored properties are
+    /// laid out in order, after a 16-byte header): the capture thread counts a shared head once per
+    /// message while the log writer's thread reads its fields, and with both on one line every
+    /// count moved the line between the cores.
+    private let padding: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0)
     var method = ""
     var target = ""
     var status: UInt16 = 0

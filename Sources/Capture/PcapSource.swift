@@ -80,7 +80,7 @@ public final class PcapSource {
     /// cache is enough.
     static let mappedBufferSize = 64 << 10
     /// How much of a regular capture file is mapped at a time (resident memory stays this much).
-    public static let mapWindow = 8 << 20
+    public static let mapWindow = 1 << 20
 
     /// Opens a capture file (pcap or pcapng); `-` reads stdin.
     ///
