@@ -56,6 +56,13 @@ final class MessageHead: @unchecked Sendable {
     }
 }
 
+/// The fields of a message that most messages leave empty (one per message at most, never shared).
+final class MessageExtras {
+    var truncation: BodyTruncation?
+    var trailers: Headers = []
+    var parseError: ParseError?
+}
+
 /// One HTTP/1.x request or response as the stream parser found it, with how it was delimited and
 /// what was missing.
 ///
@@ -76,9 +83,18 @@ public final class HTTPMessage: @unchecked Sendable {
     private(set) var bodyKey: StorageKey?
     /// The whole body's length (bytes seen plus bytes lost in gaps).
     public var bodyLength: UInt64 = 0
+    /// What few messages have (trailers, a cut body, a parse error), kept apart so that making
+    /// and freeing a message does not initialise and destroy them one by one.
+    private var extras: MessageExtras?
     /// Set when the body was longer than the maximum kept.
-    public var truncation: BodyTruncation?
-    public var trailers: Headers = []
+    public var truncation: BodyTruncation? {
+        get { extras?.truncation }
+        set { if newValue != nil || extras != nil { uniqueExtras().truncation = newValue } }
+    }
+    public var trailers: Headers {
+        get { extras?.trailers ?? [] }
+        set { if !newValue.isEmpty || extras != nil { uniqueExtras().trailers = newValue } }
+    }
     public var chunked = false
     public var contentLength = false
     public var closeDelimited = false
@@ -90,7 +106,10 @@ public final class HTTPMessage: @unchecked Sendable {
     /// False when the stream ended or broke before the message did.
     public var complete = false
     public var snaplenTruncated = false
-    public var parseError: ParseError?
+    public var parseError: ParseError? {
+        get { extras?.parseError }
+        set { if newValue != nil || extras != nil { uniqueExtras().parseError = newValue } }
+    }
     /// The parser found this message by resynchronising (mid-stream join or after a gap/garbage).
     public var resynchronized = false
     /// Offset of the first byte within the direction's stream.
@@ -105,6 +124,14 @@ public final class HTTPMessage: @unchecked Sendable {
     init(isRequest: Bool, head: MessageHead) {
         self.isRequest = isRequest
         self.head = head
+    }
+
+    @inline(__always)
+    private func uniqueExtras() -> MessageExtras {
+        if let e = extras { return e }
+        let e = MessageExtras()
+        extras = e
+        return e
     }
 
     /// The head, copied first when another message shares it.

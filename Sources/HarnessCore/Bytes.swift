@@ -126,11 +126,14 @@ struct ByteWriter: ~Copyable {
 /// caches know arrays by it (a cache slot keeps its array alive, so a key it holds cannot name
 /// another array); an empty array's key matches no non-empty one.
 public struct StorageKey: Equatable, @unchecked Sendable {
-    var address: UnsafeRawPointer?
-    var count = 0
+    @usableFromInline var address: UnsafeRawPointer?
+    @usableFromInline var count = 0
 
     init() {}
 
+    /// Inlinable, so callers in other modules get it specialized (unspecialized it was a generic
+    /// call and a closure context per array).
+    @inlinable
     public init<T>(_ a: [T]) {
         (address, count) = a.withUnsafeBufferPointer { (UnsafeRawPointer($0.baseAddress), $0.count) }
     }
