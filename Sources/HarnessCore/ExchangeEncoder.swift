@@ -15,14 +15,14 @@ struct ExchangeEncoder {
     private(set) var segmentBodyBytes = 0
     /// The last body encoded and its index in `bodies`.
     private var lastBody: (bytes: [UInt8], index: Int)?
-    /// Bodies by their array storage (direct-mapped): a producer that hands the same array again
+    /// Bodies by their array storage (two-way set-associative): a producer that hands the same array again
     /// (a capture's repeated body) is answered without hashing or comparing its bytes. Each slot
     /// holds its array, so a storage address it knows cannot be freed and reused. The keys are
     /// plain words, so a lookup retains nothing.
     private var bodyKeys = [StorageKey](repeating: StorageKey(), count: ExchangeEncoder.cacheSlots)
     private var bodyArrays = [[UInt8]](repeating: [], count: ExchangeEncoder.cacheSlots)
     private var bodyIndexes = [Int](repeating: 0, count: ExchangeEncoder.cacheSlots)
-    /// Encoded header sections by the array storage of their fields (direct-mapped), kept only
+    /// Encoded header sections by the array storage of their fields (two-way set-associative), kept only
     /// when encoding them added nothing to the tables: the same array then encodes to the same
     /// bytes for the rest of the segment. Keep-alive captures and replays hand the same `Headers`
     /// array for every repeated head.
@@ -30,17 +30,29 @@ struct ExchangeEncoder {
     private var sectionArrays = [Headers](repeating: [], count: ExchangeEncoder.cacheSlots)
     private var sectionEncoded = [[UInt8]](repeating: [], count: ExchangeEncoder.cacheSlots)
 
-    static let cacheSlots = 512
+    /// Sets of two slots each. Direct-mapped, 512 slots: one capture of 50 keep-alive connections
+    /// (a request head and a response head each, so about 100 live keys) had a fifth of its
+    /// sections thrash in shared slots and encoded them field by field every time.
+    static let cacheSets = 1024
+    static let cacheSlots = cacheSets * 2
     /// The largest body the cache keeps a second array of (slots × this bounds what it holds
     /// beyond the segment's own bodies).
     static let maxCachedDuplicate = 16 << 10
     /// The largest encoded header section cached (the cache keeps its fields array alive).
     static let maxCachedSection = 4 << 10
 
-    /// The cache slot of an array storage address.
+    /// The first of the two cache slots of an array storage address (the set's most recent).
     @inline(__always)
     private static func slot(_ key: StorageKey) -> Int {
-        Int(truncatingIfNeeded: (UInt64(UInt(bitPattern: key.address)) &* 0x9E37_79B9_7F4A_7C15) >> 55)
+        2 * Int(truncatingIfNeeded: (UInt64(UInt(bitPattern: key.address)) &* 0x9E37_79B9_7F4A_7C15) >> 54)
+    }
+
+    /// The slot of the set starting at `set` that holds `key`, if one does.
+    @inline(__always)
+    private static func way(of key: StorageKey, in keys: [StorageKey], set: Int) -> Int? {
+        if keys[set] == key { return set }
+        if keys[set + 1] == key { return set + 1 }
+        return nil
     }
 
     @inline(__always)
@@ -56,9 +68,8 @@ struct ExchangeEncoder {
             body.u8(0)
             return 0
         }
-        let slot = Self.slot(key)
-        if sectionKeys[slot] == key {
-            sectionEncoded[slot].withUnsafeBufferPointer { body.append($0) }
+        if let way = Self.way(of: key, in: sectionKeys, set: Self.slot(key)) {
+            sectionEncoded[way].withUnsafeBufferPointer { body.append($0) }
             return 0
         }
         return encodeHeaders(headers(), into: &body, records: &records)
@@ -72,10 +83,9 @@ struct ExchangeEncoder {
             body.varint(0)
             return 0
         }
-        let slot = Self.slot(key)
-        if bodyKeys[slot] == key {
+        if let way = Self.way(of: key, in: bodyKeys, set: Self.slot(key)) {
             // The index the storage was cached with, as the array path would answer.
-            body.varint(UInt64(bodyIndexes[slot] + 1))
+            body.varint(UInt64(bodyIndexes[way] + 1))
             return 0
         }
         return encodeBody(bytes(), into: &body, records: &records)
@@ -116,14 +126,18 @@ struct ExchangeEncoder {
         }
         let key = Self.key(headers)
         let slot = Self.slot(key)
-        if sectionKeys[slot] == key {
-            sectionEncoded[slot].withUnsafeBufferPointer { body.append($0) }
+        if let way = Self.way(of: key, in: sectionKeys, set: slot) {
+            sectionEncoded[way].withUnsafeBufferPointer { body.append($0) }
             return 0
         }
         let start = body.count
         let valueCount = values.count
         let added = encodeFields(headers, into: &body, records: &records)
         if added == 0 && values.count == valueCount && body.count - start <= Self.maxCachedSection {
+            // The set's recent entry moves to its second slot; the new one takes the first.
+            sectionKeys[slot + 1] = sectionKeys[slot]
+            sectionArrays.swapAt(slot, slot + 1)
+            sectionEncoded.swapAt(slot, slot + 1)
             sectionKeys[slot] = key
             sectionArrays[slot] = headers
             sectionEncoded[slot].removeAll(keepingCapacity: true)
@@ -185,8 +199,8 @@ struct ExchangeEncoder {
         }
         let key = Self.key(bytes)
         let slot = Self.slot(key)
-        if bodyKeys[slot] == key {
-            let index = bodyIndexes[slot]
+        if let way = Self.way(of: key, in: bodyKeys, set: slot) {
+            let index = bodyIndexes[way]
             lastBody = (bytes, index)
             body.varint(UInt64(index + 1))
             return 0
@@ -213,7 +227,11 @@ struct ExchangeEncoder {
         return 1
     }
 
+    /// Caches `bytes` in the first slot of its set (`slot`), the set's recent entry moving to the second.
     private mutating func cacheBody(_ bytes: [UInt8], key: StorageKey, slot: Int, index: Int) {
+        bodyKeys[slot + 1] = bodyKeys[slot]
+        bodyArrays.swapAt(slot, slot + 1)
+        bodyIndexes[slot + 1] = bodyIndexes[slot]
         bodyKeys[slot] = key
         bodyArrays[slot] = bytes
         bodyIndexes[slot] = index

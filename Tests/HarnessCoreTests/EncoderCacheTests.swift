@@ -139,4 +139,30 @@ import Testing
         #expect(fetches.count > 0)
         #expect(fetches.count < (segmentBodyLimit > 1 << 20 ? nonEmpty / 2 : nonEmpty), "\(fetches.count) fetches for \(nonEmpty) non-empty arrays")
     }
+
+    @Test func manyLiveSectionsStayCachedTogether() throws {
+        // 300 distinct header arrays in use at once (a capture of many keep-alive connections),
+        // each written ten times in rotation. Each is fetched once to encode it and once more to
+        // cache it (its first encoding added its value to the table); more than that means keys
+        // pushed each other out of the cache.
+        let sections: [Headers] = (0..<300).map { [HeaderField("Host", "a"), HeaderField("X-Id", "\($0)")] }
+        var exchanges: [Exchange] = []
+        for round in 0..<10 {
+            for (i, h) in sections.enumerated() {
+                var e = Exchange(id: UInt64(round * 1000 + i + 1), request: Request(method: "GET", target: "/", headers: h))
+                e.timing.requestStart = 1_700_000_000_000_000
+                exchanges.append(e)
+            }
+        }
+        let header = LogHeader(metadata: [Annotation("source", "test")])
+        let options = LogWriterOptions(codec: .none, blockSize: 1 << 16, flushIntervalMicros: 1 << 40)
+        let dir = TempDir()
+        let fetches = Fetches()
+        let writer = try LogWriter(path: dir.file("many.log"), header: header, options: options)
+        for e in exchanges { try writer.append(source: KeyedSource(exchange: e, fetches: fetches)) }
+        try writer.close()
+        #expect(try LogFile.readAll(dir.file("many.log")).exchanges.map(\.request.headers) == exchanges.map(\.request.headers))
+        #expect(fetches.count >= 2 * sections.count)
+        #expect(fetches.count < 2 * sections.count + 150, "\(fetches.count) fetches for \(sections.count) sections")
+    }
 }
