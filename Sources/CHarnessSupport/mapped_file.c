@@ -40,7 +40,7 @@ static int map_window(struct mapped_file *f) {
     unmap(f);
     size_t start = f->pos - f->pos % f->window;
     size_t length = f->size - start < f->window ? f->size - start : f->window;
-    void *m = mmap(NULL, length, PROT_READ, MAP_PRIVATE | MAP_POPULATE, f->fd, (off_t)start);
+    void *m = mmap(NULL, length, PROT_READ, MAP_PRIVATE, f->fd, (off_t)start);
     if (m == MAP_FAILED) return -1;
     madvise(m, length, MADV_SEQUENTIAL);
     madvise(m, length, MADV_WILLNEED);
