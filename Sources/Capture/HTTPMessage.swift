@@ -69,7 +69,8 @@ final class MessageExtras {
 /// A reference type: the parser fills one object per message and the connection, the pairing and
 /// the log writer's batch pass it on without copying its fields (a value type was copied, with a
 /// retain per field, five to eight times per message). The parser stops mutating a message once its
-/// `.message` event is out, and only then is it handed to another thread (hence `@unchecked`).
+/// `.message` (or `.whole`) event is out, and only then is it handed to another thread (hence
+/// `@unchecked`).
 /// The start line and fields live in a `MessageHead` that repeats of the same head share.
 public final class HTTPMessage: @unchecked Sendable {
     public var isRequest: Bool

@@ -297,6 +297,9 @@ public final class ScenarioProxy: @unchecked Sendable {
         return """
             global
                 maxconn 256
+                # Without SO_REUSEPORT a port another test's server holds fails the bind instead of
+                # being shared (ScenarioServer also checks that the listener is haproxy's own).
+                noreuseport
             defaults
                 mode http
                 option http-keep-alive

@@ -24,6 +24,42 @@ public final class ScenarioServer: @unchecked Sendable {
             stop()
             throw HarnessError(.network, "\(name) did not start on port \(port): \(text.suffix(800))")
         }
+        // The port was free when picked, not when the server bound it: another test's server may
+        // hold it now (or share it, with SO_REUSEPORT), and the connect above then reached that one.
+        if let foreign = Self.foreignListeners(port: port, group: pid), !foreign.isEmpty {
+            stop()
+            throw HarnessError(
+                .network, "\(name): port \(port) is also held by another process (socket inodes \(foreign)); pick another port")
+        }
+    }
+
+    /// The inodes of the sockets listening on 127.0.0.1:`port` (or any address) that no process of
+    /// process group `group` holds, from /proc; nil when /proc cannot be read.
+    public static func foreignListeners(port: UInt16, group: pid_t) -> [String]? {
+        guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return nil }
+        let portHex = String(format: "%04X", port)
+        var listening: Set<String> = []
+        for line in table.split(separator: "\n").dropFirst() {
+            let f = line.split(separator: " ", omittingEmptySubsequences: true)
+            // sl local_address rem_address st ... inode (the tenth field); 0A is LISTEN.
+            guard f.count > 9, f[3] == "0A" else { continue }
+            let local = f[1].split(separator: ":")
+            guard local.count == 2, local[1] == portHex, local[0] == "0100007F" || local[0] == "00000000" else { continue }
+            listening.insert(String(f[9]))
+        }
+        guard !listening.isEmpty, let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+        var ours: Set<String> = []
+        for entry in entries {
+            guard let p = pid_t(entry), getpgid(p) == group else { continue }
+            let fdDir = "/proc/\(entry)/fd"
+            for fd in (try? FileManager.default.contentsOfDirectory(atPath: fdDir)) ?? [] {
+                guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "\(fdDir)/\(fd)"),
+                    target.hasPrefix("socket:[")
+                else { continue }
+                ours.insert(String(target.dropFirst(8).dropLast()))
+            }
+        }
+        return listening.subtracting(ours).sorted()
     }
 
     public var url: String { "http://127.0.0.1:\(port)" }

@@ -185,3 +185,18 @@ struct ReplayBackendLatencyCommandTests {
         #expect(patient.report.categories["status"] == nil)
     }
 }
+
+/// The scenario servers' start check: a listener on the port that another process group holds
+/// (a port picked free, then taken by another test's server) is reported, so the start is retried
+/// on another port instead of testing the wrong server.
+@Suite struct ScenarioPortOwnershipTests {
+    @Test func aListenerOfAnotherGroupIsForeignAndOursIsNot() throws {
+        let (fd, port) = try listenOnLoopback()
+        defer { close(fd) }
+        let ours = try #require(ScenarioServer.foreignListeners(port: port, group: getpgrp()))
+        #expect(ours.isEmpty, "the test process's own listener counted as foreign: \(ours)")
+        // No process is in a group numbered after an unused pid: every listener is foreign.
+        let foreign = try #require(ScenarioServer.foreignListeners(port: port, group: pid_t(Int32.max)))
+        #expect(foreign.count == 1)
+    }
+}
