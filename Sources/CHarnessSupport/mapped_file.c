@@ -96,10 +96,19 @@ static int mapped_close(void *cookie) {
 }
 
 FILE *harness_mapped_fopen(const char *path, size_t window) {
+    // Looked at before it is opened: opening a FIFO waits for its writer, and closing it again
+    // for the caller to open it as a stream left a moment with no reader, in which the writer's
+    // writes fail (EPIPE).
+    struct stat st;
+    if (stat(path, &st) != 0) return NULL;
+    if (!S_ISREG(st.st_mode)) {
+        errno = ENOTSUP;
+        return NULL;
+    }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return NULL;
-    struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        // Replaced by something else since the stat: the caller opens it as a stream.
         close(fd);
         errno = ENOTSUP;
         return NULL;

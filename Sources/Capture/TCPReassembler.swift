@@ -54,9 +54,9 @@ public struct TCPReassembler {
     static func distance(_ from: UInt32, _ to: UInt32) -> Int64 { Int64(Int32(bitPattern: to &- from)) }
 
     /// The fast path of `segment`: true when a segment of `count` payload bytes (no SYN, FIN or
-    /// snaplen cut) continues the stream exactly with nothing waiting and no FIN seen, as most do. Its bytes are
-    /// then taken as delivered and the caller hands them on itself (no closure call, no retain of
-    /// what the closure captured); false: use `segment`.
+    /// snaplen cut) continues the stream exactly, with nothing waiting and no FIN seen, as most
+    /// do. Its bytes are then taken as delivered and the caller hands them on itself (no closure
+    /// call, no retain of what the closure captured); false: use `segment`.
     @inline(__always)
     public mutating func continues(sequence: UInt32, flags: UInt8, count: Int, missing: Int) -> Bool {
         guard synchronized, sequence == nextSequence, count > 0, missing == 0,

@@ -102,6 +102,30 @@ import Testing
         #expect(packets.map(\.bytes) == Self.frames(300) + extra)
     }
 
+    @Test func aNamedPipeIsReadWholeAsAStream() throws {
+        // A FIFO is not mapped: it is read as a stream, every packet its writer sends.
+        let path = temporaryPath("fifo")
+        #expect(mkfifo(path, 0o600) == 0)
+        defer { unlink(path) }
+        let frames = Self.frames(300)
+        var b = PcapBuilder(link: .raw)
+        for (i, f) in frames.enumerated() { b.frame(f, timeMicros: 1_700_000_000_000_000 + Int64(i), wireLength: f.count) }
+        let bytes = b.bytes
+        let writer = Thread {
+            // Blocks until the reader opens the FIFO.
+            guard let h = FileHandle(forWritingAtPath: path) else { return }
+            try? h.write(contentsOf: Data(bytes))
+            try? h.close()
+        }
+        signal(SIGPIPE, SIG_IGN)
+        writer.start()
+        let source = try PcapSource.open(file: path)
+        #expect(!source.isMapped)
+        let (packets, error) = Self.readAll(source)
+        #expect(error == nil)
+        #expect(packets.map(\.bytes) == frames)
+    }
+
     @Test func aMissingFileIsAClearError() throws {
         let path = temporaryPath("absent.pcap")
         #expect {
